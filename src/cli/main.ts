@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// The only file that touches the process: it wires argv, env, stdio and
+// signals to the parser, which gets everything else as arguments.
+import { rmSync, statSync, lstatSync, readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { TempFileRegistry } from '../core/atomic-write.js';
+import { createParser } from './parser.js';
+
+declare const __AZKVB_VERSION__: string | undefined;
+
+function version(): string {
+  if (typeof __AZKVB_VERSION__ === 'string') return __AZKVB_VERSION__;
+  // Unbundled runs (tests of the compiled output) read package.json.
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+const registry = new TempFileRegistry();
+
+function removeTempFiles(): void {
+  for (const file of registry.list()) {
+    try {
+      rmSync(file, { force: true });
+    } catch {
+      // Nothing more can be done while exiting.
+    }
+  }
+}
+
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    removeTempFiles();
+    process.exit(130);
+  });
+}
+
+// A closed stdout (the module went away) must not crash with EPIPE noise.
+process.stdout.on('error', () => {
+  removeTempFiles();
+  process.exit(130);
+});
+
+const parser = createParser({
+  version: version(),
+  env: process.env,
+  cwd: process.cwd(),
+  stdout: (line) => process.stdout.write(`${line}\n`),
+  stderr: (line) => process.stderr.write(`${line}\n`),
+  stdinLines: () => createInterface({ input: process.stdin, crlfDelay: Infinity }),
+  setExitCode: (code) => {
+    process.exitCode = code;
+  },
+  fs: {
+    isDirectory: (file) => statSync(file, { throwIfNoEntry: false })?.isDirectory() ?? false,
+    exists: (file) => lstatSync(file, { throwIfNoEntry: false }) !== undefined,
+  },
+  now: Date.now,
+  registry,
+});
+
+parser.parseAsync(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`az-keyvault-backup: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,196 @@
+import * as path from 'node:path';
+import yargs, { type Argv } from 'yargs';
+import { backupSecret, type BackupDependencies, type BackupRequest } from '../core/backup.js';
+import { TempFileRegistry } from '../core/atomic-write.js';
+import { BackupCredential } from '../core/credential.js';
+import { BackupError, ERROR_KINDS } from '../core/errors.js';
+import { toBackupError } from '../core/error-mapping.js';
+import type { Logger } from '../core/logger.js';
+import { createSecretClients, DEFAULT_TRANSPORT, type TransportOptions } from '../core/secret-client.js';
+import { PUBLIC_DNS_SUFFIX, validateDnsSuffix, validateOverride, type VaultAddressing } from '../core/vault-address.js';
+import { serve } from '../protocol/serve.js';
+import { LOG_LEVELS, stderrLogger, type LogLevel } from './logger.js';
+
+/** Everything the CLI needs from the outside world, passed in so tests can drive it. */
+export interface CliEnvironment {
+  version: string;
+  /** Only the variables this program documents are read from it. */
+  env: Readonly<Record<string, string | undefined>>;
+  cwd: string;
+  stdout(line: string): void;
+  stderr(line: string): void;
+  stdinLines(): AsyncIterable<string>;
+  setExitCode(code: number): void;
+  fs: { isDirectory(file: string): boolean; exists(file: string): boolean };
+  now(): number;
+  /** Registry of temp files, so the signal handlers can remove them. */
+  registry: TempFileRegistry;
+  /** Hook for tests: replace the credential chain. */
+  makeCredential?(logger: Logger): BackupCredential;
+}
+
+export const VAULT_URL_ENV = 'AZ_KEYVAULT_BACKUP_VAULT_URL';
+
+export const EXIT_CODES_HELP = Object.entries(ERROR_KINDS)
+  .map(([kind, info]) => `  ${String(info.exitCode).padStart(2)}  ${kind} (${info.errorId})`)
+  .join('\n');
+
+interface CommonArgs {
+  'vault-dns-suffix': string;
+  'vault-url'?: string;
+  'timeout-seconds': number;
+  'log-level': LogLevel;
+}
+
+function addressingFrom(args: CommonArgs, env: CliEnvironment['env']): VaultAddressing {
+  const override = args['vault-url'] ?? (env[VAULT_URL_ENV] !== undefined && env[VAULT_URL_ENV] !== '' ? env[VAULT_URL_ENV] : undefined);
+  return {
+    dnsSuffix: validateDnsSuffix(args['vault-dns-suffix']),
+    ...(override !== undefined ? { override: validateOverride(override) } : {}),
+  };
+}
+
+function transportFrom(args: CommonArgs, credential: BackupCredential, addressing: VaultAddressing, logger: Logger): TransportOptions {
+  return {
+    ...DEFAULT_TRANSPORT,
+    credential,
+    addressing,
+    logger,
+    requestTimeoutMs: Math.round(args['timeout-seconds'] * 1000),
+  };
+}
+
+function withCommon<T>(y: Argv<T>) {
+  return y
+    .option('vault-dns-suffix', {
+      type: 'string',
+      default: PUBLIC_DNS_SUFFIX,
+      describe: 'DNS suffix of the cloud: vault.azure.net, vault.azure.cn, vault.usgovcloudapi.net',
+    })
+    .option('vault-url', {
+      type: 'string',
+      describe: `Explicit vault address for a local or test vault; may contain {vault}. Also ${VAULT_URL_ENV}.`,
+    })
+    .option('timeout-seconds', { type: 'number', default: DEFAULT_TRANSPORT.requestTimeoutMs / 1000, describe: 'Timeout of each HTTP attempt' })
+    .option('log-level', { choices: LOG_LEVELS, default: 'warning' as LogLevel, describe: 'Diagnostics written to stderr' });
+}
+
+function reportFailure(cli: CliEnvironment, error: unknown): void {
+  const e = toBackupError(error);
+  cli.stderr(`az-keyvault-backup: ${e.errorId}: ${e.message}`);
+  cli.setExitCode(e.exitCode);
+}
+
+/** The command line, exported so tests drive it through parseAsync. */
+export function createParser(cli: CliEnvironment): Argv {
+  const makeCredential = cli.makeCredential ?? ((logger: Logger) => new BackupCredential(logger));
+  const dependencies = (addressing: VaultAddressing, transport: TransportOptions, logger: Logger): BackupDependencies => ({
+    clientFor: createSecretClients(transport),
+    addressing,
+    now: cli.now,
+    isDirectory: cli.fs.isDirectory,
+    exists: cli.fs.exists,
+    isAbsolute: path.isAbsolute,
+    registry: cli.registry,
+    logger,
+  });
+
+  return yargs()
+    .scriptName('az-keyvault-backup')
+    .version(cli.version)
+    .detectLocale(false)
+    .strict()
+    .exitProcess(false)
+    .wrap(Math.min(110, 100))
+    .usage('$0 <command> [options]\n\nBacks up Azure Key Vault secrets to files holding exactly the bytes Backup-AzKeyVaultSecret and `az keyvault secret backup` write.')
+    .command(
+      'backup',
+      'Back up one secret to a file and print the file\'s full path',
+      (y) =>
+        withCommon(y)
+          .option('vault-name', { type: 'string', describe: 'Name of the key vault' })
+          .option('name', { type: 'string', describe: 'Name of the secret' })
+          .option('secret-id', { type: 'string', describe: 'Secret URI instead of --vault-name and --name' })
+          .option('output-file', { alias: 'o', type: 'string', describe: 'File to write (an existing directory: default name inside it)' })
+          .option('directory', { alias: 'd', type: 'string', describe: 'Directory for the default file name <vault>-<name>-<epoch seconds>' })
+          .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'Replace an existing file' })
+          .conflicts('output-file', 'directory')
+          .conflicts('secret-id', ['vault-name', 'name'])
+          .check((a) => {
+            if (a['secret-id'] === undefined && (a['vault-name'] === undefined || a.name === undefined)) {
+              throw new Error('Give --vault-name and --name, or --secret-id.');
+            }
+            return true;
+          })
+          .example('$0 backup --vault-name myvault --name mysecret', 'Writes ./myvault-mysecret-<epoch seconds> and prints its path')
+          .example('$0 backup --vault-name myvault --name mysecret -o /backups/mysecret.blob --force', 'Replaces /backups/mysecret.blob')
+          .example('$0 backup --secret-id https://myvault.vault.azure.net/secrets/mysecret -d /backups', 'Default name in /backups')
+          .example('$0 backup --vault-name myvault --name mysecret --vault-dns-suffix vault.azure.cn', 'A vault in Azure China')
+          .epilog(`Exit codes:\n  0  OK\n${EXIT_CODES_HELP}`),
+      async (args) => {
+        const logger = stderrLogger(cli.stderr, args['log-level'], 'text');
+        try {
+          const addressing = addressingFrom(args, cli.env);
+          const credential = makeCredential(logger);
+          const deps = dependencies(addressing, transportFrom(args, credential, addressing, logger), logger);
+          const request: BackupRequest = {
+            vaultName: args['vault-name'],
+            name: args.name,
+            secretId: args['secret-id'],
+            force: args.force,
+            ...(args['output-file'] !== undefined
+              ? { outputFile: path.resolve(cli.cwd, args['output-file']) }
+              : { directory: path.resolve(cli.cwd, args.directory ?? '.') }),
+          };
+          const outcome = await backupSecret(request, deps);
+          cli.stdout(outcome.path);
+          cli.setExitCode(0);
+        } catch (error) {
+          reportFailure(cli, error);
+        }
+      },
+    )
+    .command(
+      'serve',
+      'Serve the JSON-lines protocol on stdin/stdout (used by the PowerShell module; see docs/protocol.md)',
+      (y) =>
+        withCommon(y)
+          .option('concurrency', { type: 'number', default: 16, describe: 'Backups in flight at once (1-64)' })
+          .check((a) => {
+            if (!Number.isInteger(a.concurrency) || a.concurrency < 1 || a.concurrency > 64) {
+              throw new Error('--concurrency must be an integer from 1 to 64.');
+            }
+            return true;
+          })
+          .example('$0 serve --log-level verbose < requests.jsonl', 'Answers each request line with a result line'),
+      async (args) => {
+        const logger = stderrLogger(cli.stderr, args['log-level'], 'json');
+        try {
+          const addressing = addressingFrom(args, cli.env);
+          const credential = makeCredential(logger);
+          const deps = dependencies(addressing, transportFrom(args, credential, addressing, logger), logger);
+          const code = await serve({
+            lines: cli.stdinLines(),
+            write: cli.stdout,
+            logger,
+            version: cli.version,
+            concurrency: args.concurrency,
+            backup: (request, signal) => backupSecret(request, deps, signal),
+            supplyToken: (token) => credential.supply(token),
+          });
+          cli.setExitCode(code);
+        } catch (error) {
+          reportFailure(cli, error);
+        }
+      },
+    )
+    .demandCommand(1, 'Give a command: backup or serve.')
+    .example('$0 backup --vault-name myvault --name mysecret', 'Back up one secret into the current directory')
+    .epilog('Credentials: DefaultAzureCredential (environment service principal, workload identity, managed identity, Azure CLI, Azure PowerShell).\nA local CA is trusted with NODE_EXTRA_CA_CERTS; TLS verification cannot be turned off.')
+    .fail((message, error) => {
+      if (error instanceof BackupError) throw error;
+      cli.stderr(`az-keyvault-backup: ${message ?? error?.message ?? 'invalid command line'}`);
+      cli.stderr('Run az-keyvault-backup --help for usage.');
+      cli.setExitCode(ERROR_KINDS.InvalidArgument.exitCode);
+    });
+}

@@ -1,0 +1,99 @@
+import { BackupError, type ErrorKind } from './errors.js';
+
+// What we need to know about a failure, whatever threw it: the SDK's
+// RestError, @azure/identity's errors, Node's system errors.
+export interface FailureFacts {
+  name?: string;
+  message?: string;
+  statusCode?: number;
+  /** Node system error code (ECONNRESET) or the RestError code (REQUEST_SEND_ERROR). */
+  code?: string;
+  /** The service's error body, when the vault answered with one. */
+  serviceCode?: string;
+  innerCode?: string;
+  serviceMessage?: string;
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH',
+  'ECONNABORTED', 'UND_ERR_SOCKET', 'REQUEST_SEND_ERROR', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'ERR_STREAM_PREMATURE_CLOSE', 'ECONNCLOSED',
+]);
+
+const CREDENTIAL_ERRORS = new Set([
+  'CredentialUnavailableError', 'AuthenticationError', 'AggregateAuthenticationError', 'AuthenticationRequiredError',
+]);
+
+function kindForStatus(status: number): ErrorKind {
+  if (status === 404) return 'NotFound';
+  if (status === 403) return 'Forbidden';
+  if (status === 401) return 'Unauthenticated';
+  if (status === 429) return 'Throttled';
+  return 'Service';
+}
+
+/** Pure: decide the kind and the message from the facts of a failure. */
+export function mapFailure(facts: FailureFacts, context: { vaultName?: string; name?: string } = {}): BackupError {
+  const what = context.name !== undefined && context.vaultName !== undefined
+    ? `secret '${context.name}' in vault '${context.vaultName}'`
+    : 'the secret';
+  if (facts.statusCode !== undefined && facts.statusCode > 0) {
+    const kind = kindForStatus(facts.statusCode);
+    const code = facts.innerCode ?? facts.serviceCode;
+    const serviceMessage = facts.serviceMessage ?? facts.message ?? `HTTP ${facts.statusCode}`;
+    let message = serviceMessage;
+    if (kind === 'Forbidden') {
+      message = `${serviceMessage} (backing up ${what} needs the 'secrets/backup' permission, or the Key Vault Secrets Officer role, for this identity)`;
+    } else if (kind === 'Throttled') {
+      message = `${serviceMessage} (the vault kept throttling ${what} after every retry)`;
+    }
+    return new BackupError(kind, message, { code: code ?? undefined, status: facts.statusCode });
+  }
+  if (facts.name !== undefined && CREDENTIAL_ERRORS.has(facts.name)) {
+    return new BackupError('Unauthenticated', firstLine(facts.message ?? 'No credential could sign in.'), { code: facts.name });
+  }
+  if (facts.name === 'AbortError') {
+    return new BackupError('Network', `The request for ${what} was cancelled or timed out.`, { code: 'Aborted' });
+  }
+  if (facts.code !== undefined && NETWORK_CODES.has(facts.code)) {
+    return new BackupError('Network', `Could not reach the vault for ${what}: ${firstLine(facts.message ?? facts.code)}`, { code: facts.code });
+  }
+  return new BackupError('Internal', firstLine(facts.message ?? 'Unknown error.'), { code: facts.code });
+}
+
+function firstLine(text: string): string {
+  const line = text.split(/\r?\n/, 1)[0] ?? text;
+  return line.length > 500 ? `${line.slice(0, 500)}…` : line;
+}
+
+/** Reads the facts off whatever was thrown, without trusting its shape. */
+export function factsOf(error: unknown): FailureFacts {
+  if (typeof error !== 'object' || error === null) return { message: String(error) };
+  const e = error as Record<string, unknown>;
+  const facts: FailureFacts = {};
+  if (typeof e.name === 'string') facts.name = e.name;
+  if (typeof e.message === 'string') facts.message = e.message;
+  if (typeof e.statusCode === 'number') facts.statusCode = e.statusCode;
+  if (typeof e.code === 'string') facts.code = e.code;
+  // RestError from the generated client carries the parsed body in `details`.
+  const details = e.details as Record<string, unknown> | undefined;
+  const body = (details?.error ?? details) as Record<string, unknown> | undefined;
+  if (body && typeof body === 'object') {
+    if (typeof body.code === 'string') facts.serviceCode = body.code;
+    if (typeof body.message === 'string') facts.serviceMessage = body.message;
+    const inner = (body.innerError ?? body.innererror) as Record<string, unknown> | undefined;
+    if (inner && typeof inner.code === 'string') facts.innerCode = inner.code;
+  }
+  // Network failures are often wrapped; the system code sits on the cause.
+  if (facts.code === undefined || facts.code === 'REQUEST_SEND_ERROR') {
+    const cause = e.cause as Record<string, unknown> | undefined;
+    if (cause && typeof cause.code === 'string') facts.code = cause.code;
+  }
+  return facts;
+}
+
+export function toBackupError(error: unknown, context: { vaultName?: string; name?: string } = {}): BackupError {
+  if (error instanceof BackupError) return error;
+  return mapFailure(factsOf(error), context);
+}

@@ -1,0 +1,43 @@
+import { BackupError } from './errors.js';
+
+// Key Vault's own naming rules. Checking them here means a bad name never
+// reaches the network, and the user sees which rule was broken, not a 404.
+const VAULT_NAME = /^[A-Za-z](?:[A-Za-z0-9]|-(?!-))*$/;
+const SECRET_NAME = /^[A-Za-z0-9-]+$/;
+
+export function describeValue(value: unknown): string {
+  if (value === null) return '$null';
+  if (value === undefined) return 'nothing';
+  if (typeof value !== 'string') return `a ${typeof value}`;
+  // JSON quoting makes control characters and trailing spaces visible.
+  return JSON.stringify(value.length > 140 ? `${value.slice(0, 140)}…` : value);
+}
+
+export function validateVaultName(value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new BackupError('InvalidArgument', `The vault name is required; got ${describeValue(value)}.`);
+  }
+  if (value.length < 3 || value.length > 24) {
+    throw new BackupError('InvalidArgument', `The vault name ${describeValue(value)} is invalid: it must be 3 to 24 characters long.`);
+  }
+  if (!VAULT_NAME.test(value) || value.endsWith('-')) {
+    throw new BackupError(
+      'InvalidArgument',
+      `The vault name ${describeValue(value)} is invalid: use letters, digits and single hyphens, start with a letter and end with a letter or digit.`,
+    );
+  }
+  return value;
+}
+
+export function validateSecretName(value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new BackupError('InvalidArgument', `The secret name is required; got ${describeValue(value)}.`);
+  }
+  if (value.length > 127) {
+    throw new BackupError('InvalidArgument', `The secret name ${describeValue(value)} is invalid: it must be 1 to 127 characters long.`);
+  }
+  if (!SECRET_NAME.test(value)) {
+    throw new BackupError('InvalidArgument', `The secret name ${describeValue(value)} is invalid: use only letters, digits and hyphens.`);
+  }
+  return value;
+}

@@ -1,0 +1,149 @@
+import type { TokenCredential } from '@azure/core-auth';
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
+import { decodeBase64Url } from './base64url.js';
+import { BackupError } from './errors.js';
+import type { SecretBackupClient } from './backup.js';
+import type { Logger } from './logger.js';
+import { vaultEndpoint, type VaultAddressing } from './vault-address.js';
+
+export interface TransportOptions {
+  credential: TokenCredential;
+  addressing: VaultAddressing;
+  logger: Logger;
+  /** Per HTTP attempt; a vault that never answers must not hang a runbook. */
+  requestTimeoutMs: number;
+  /** Largest backup answer accepted, in bytes of response text. */
+  maxResponseBytes: number;
+  /** Retries after the first attempt, for 408/429/5xx and network faults. */
+  maxRetries: number;
+  retryDelayMs: number;
+  maxRetryDelayMs: number;
+}
+
+export const DEFAULT_TRANSPORT = {
+  requestTimeoutMs: 60_000,
+  // A secret may hold up to 500 versions of up to 25 KB each; the encrypted,
+  // base64url-encoded backup of that is well under this.
+  maxResponseBytes: 64 * 1024 * 1024,
+  maxRetries: 5,
+  retryDelayMs: 1_000,
+  maxRetryDelayMs: 16_000,
+} as const;
+
+/** Logs every answer that will be retried, so -Verbose shows throttling. */
+function retryLoggingPolicy(logger: Logger): PipelinePolicy {
+  return {
+    name: 'azkvbRetryLogging',
+    async sendRequest(request, next) {
+      const started = Date.now();
+      try {
+        const response = await next(request);
+        const path = new URL(request.url).pathname;
+        if (response.status === 429 || response.status === 408 || response.status >= 500) {
+          const after = response.headers.get('retry-after');
+          logger.verbose(
+            `The vault answered ${response.status} for POST ${path}${after !== undefined ? ` (Retry-After: ${after} s)` : ''}; retrying if attempts remain.`,
+          );
+        } else {
+          logger.debug(`${request.method} ${path} -> ${response.status} in ${Date.now() - started} ms`);
+        }
+        return response;
+      } catch (error) {
+        const code = (error as { code?: string }).code ?? (error as Error).name;
+        logger.verbose(`Request to the vault failed (${code}); retrying if attempts remain.`);
+        throw error;
+      }
+    },
+  };
+}
+
+/** Refuses an oversized answer from its Content-Length, before it is read. */
+function sizeCapPolicy(maxBytes: number): PipelinePolicy {
+  return {
+    name: 'azkvbSizeCap',
+    async sendRequest(request, next) {
+      const response = await next(request);
+      const length = Number(response.headers.get('content-length') ?? '0');
+      const text = response.bodyAsText ?? '';
+      if (length > maxBytes || text.length > maxBytes) {
+        throw new BackupError('Service', `The vault's answer is larger than the ${maxBytes}-byte limit; refusing it.`, {
+          code: 'ResponseTooLarge',
+          status: response.status,
+        });
+      }
+      return response;
+    },
+  };
+}
+
+/**
+ * One SecretClient per vault, created on first use. The SDK is imported
+ * here, lazily, so --help and --version never pay for loading it.
+ */
+export function createSecretClients(options: TransportOptions): (vaultName: string) => SecretBackupClient {
+  const clients = new Map<string, Promise<SecretBackupClient>>();
+  const make = async (vaultName: string): Promise<SecretBackupClient> => {
+    const { SecretClient } = await import('@azure/keyvault-secrets');
+    const endpoint = vaultEndpoint(vaultName, options.addressing);
+    const client = new SecretClient(endpoint.url, options.credential, {
+      disableChallengeResourceVerification: endpoint.relaxChallengeResourceCheck,
+      retryOptions: {
+        maxRetries: options.maxRetries,
+        retryDelayInMs: options.retryDelayMs,
+        maxRetryDelayInMs: options.maxRetryDelayMs,
+      },
+      additionalPolicies: [
+        { policy: retryLoggingPolicy(options.logger), position: 'perRetry' },
+        { policy: sizeCapPolicy(options.maxResponseBytes), position: 'perRetry' },
+      ],
+      userAgentOptions: { userAgentPrefix: 'az-keyvault-backup' },
+    });
+    return {
+      async backup(name, { signal }) {
+        let rawValue: unknown;
+        let sawBody = false;
+        await client.backupSecret(name, {
+          abortSignal: signal,
+          requestOptions: { timeout: options.requestTimeoutMs },
+          onResponse: (response) => {
+            if (response.status !== 200) return;
+            sawBody = true;
+            rawValue = parseValue(response.bodyAsText);
+          },
+        });
+        if (!sawBody) {
+          throw new BackupError('Service', 'The vault answered without a backup body.', { code: 'InvalidResponse' });
+        }
+        // Decoded here, strictly, rather than trusting the SDK's lenient
+        // decoder: a corrupted answer must fail, not become a corrupted file.
+        return decodeBase64Url(rawValue);
+      },
+    };
+  };
+  return (vaultName) => {
+    const key = vaultName.toLowerCase();
+    let pending = clients.get(key);
+    if (pending === undefined) {
+      pending = make(vaultName);
+      clients.set(key, pending);
+    }
+    const ready = pending;
+    return { backup: async (name, opts) => (await ready).backup(name, opts) };
+  };
+}
+
+function parseValue(text: string | null | undefined): unknown {
+  if (text === undefined || text === null || text.length === 0) {
+    throw new BackupError('Service', 'The vault answered 200 with an empty body.', { code: 'InvalidResponse', status: 200 });
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new BackupError('Service', 'The vault answered 200 with a body that is not JSON.', { code: 'InvalidResponse', status: 200 });
+  }
+  if (typeof body !== 'object' || body === null) {
+    throw new BackupError('Service', 'The vault answered 200 with a body that is not a JSON object.', { code: 'InvalidResponse', status: 200 });
+  }
+  return (body as { value?: unknown }).value;
+}

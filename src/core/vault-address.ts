@@ -1,0 +1,108 @@
+import { BackupError } from './errors.js';
+import { describeValue, validateSecretName, validateVaultName } from './names.js';
+
+export const PUBLIC_DNS_SUFFIX = 'vault.azure.net';
+export const KNOWN_DNS_SUFFIXES: readonly string[] = [PUBLIC_DNS_SUFFIX, 'vault.azure.cn', 'vault.usgovcloudapi.net', 'vault.microsoftazure.de'];
+
+export interface VaultAddressing {
+  /** e.g. vault.azure.net, vault.azure.cn, vault.usgovcloudapi.net */
+  dnsSuffix: string;
+  /**
+   * An explicit address for a local or test vault, may contain {vault}. Only
+   * such an explicit address relaxes the challenge's resource check.
+   */
+  override?: string;
+}
+
+export interface VaultEndpoint {
+  url: string;
+  /** True only for an explicit override: the challenge's resource check is relaxed. */
+  relaxChallengeResourceCheck: boolean;
+}
+
+const DNS_SUFFIX = /^(?=.{3,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
+
+export function validateDnsSuffix(value: string): string {
+  const suffix = value.trim().toLowerCase().replace(/^\.+/, '');
+  if (!DNS_SUFFIX.test(suffix)) {
+    throw new BackupError('InvalidArgument', `The vault DNS suffix ${describeValue(value)} is not a DNS name (e.g. vault.azure.net).`);
+  }
+  return suffix;
+}
+
+/** Checks an override address once, at start-up, so a typo fails before any backup. */
+export function validateOverride(template: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(template.replace(/\{vault\}/g, 'placeholder'));
+  } catch {
+    throw new BackupError('InvalidArgument', `The vault address ${describeValue(template)} is not a URL.`);
+  }
+  if (parsed.protocol !== 'https:') {
+    // The SDK refuses plain http, and we never want tokens over it.
+    throw new BackupError('InvalidArgument', `The vault address ${describeValue(template)} must use https.`);
+  }
+  if (parsed.search || parsed.hash || parsed.username || parsed.password) {
+    throw new BackupError('InvalidArgument', `The vault address ${describeValue(template)} must not have a query, fragment or user info.`);
+  }
+  return template;
+}
+
+export function vaultEndpoint(vaultName: string, addressing: VaultAddressing): VaultEndpoint {
+  const vault = validateVaultName(vaultName).toLowerCase();
+  if (addressing.override !== undefined) {
+    const url = addressing.override.replace(/\{vault\}/g, vault).replace(/\/+$/, '');
+    return { url, relaxChallengeResourceCheck: true };
+  }
+  return { url: `https://${vault}.${validateDnsSuffix(addressing.dnsSuffix)}`, relaxChallengeResourceCheck: false };
+}
+
+export interface SecretReference {
+  vaultName: string;
+  name: string;
+}
+
+/**
+ * Reads vault and secret from a secret identifier such as
+ * https://myvault.vault.azure.net/secrets/mysecret[/version]. The host must be
+ * a vault under the configured DNS suffix (or a known cloud's suffix when an
+ * override is in use), so an -Id can never send a token to another host.
+ */
+export function parseSecretId(id: unknown, addressing: VaultAddressing): SecretReference {
+  if (typeof id !== 'string' || id.length === 0) {
+    throw new BackupError('InvalidArgument', `The secret identifier is required; got ${describeValue(id)}.`);
+  }
+  let url: URL;
+  try {
+    url = new URL(id);
+  } catch {
+    throw new BackupError('InvalidArgument', `The secret identifier ${describeValue(id)} is not a URI like https://myvault.vault.azure.net/secrets/mysecret.`);
+  }
+  if (url.protocol !== 'https:' || url.username || url.password || url.search || url.hash || (url.port !== '' && url.port !== '443')) {
+    throw new BackupError('InvalidArgument', `The secret identifier ${describeValue(id)} must be an https Key Vault secret URI without port, query or fragment.`);
+  }
+  const host = url.hostname.toLowerCase();
+  const dot = host.indexOf('.');
+  const vaultLabel = dot > 0 ? host.slice(0, dot) : '';
+  const hostSuffix = dot > 0 ? host.slice(dot + 1) : '';
+  const allowed = addressing.override !== undefined
+    ? [validateDnsSuffix(addressing.dnsSuffix), ...KNOWN_DNS_SUFFIXES]
+    : [validateDnsSuffix(addressing.dnsSuffix)];
+  if (!allowed.includes(hostSuffix)) {
+    throw new BackupError(
+      'InvalidArgument',
+      `The secret identifier ${describeValue(id)} points to '${host}', which is not a vault under '${addressing.dnsSuffix}'.`,
+    );
+  }
+  // Split on the raw path so an encoded slash (%2F) cannot smuggle a segment.
+  const segments = url.pathname.split('/').slice(1);
+  if (segments.length > 0 && segments[segments.length - 1] === '') segments.pop();
+  if (segments.length < 2 || segments.length > 3 || segments[0]?.toLowerCase() !== 'secrets') {
+    throw new BackupError('InvalidArgument', `The secret identifier ${describeValue(id)} must look like https://<vault>.${addressing.dnsSuffix}/secrets/<name>[/<version>].`);
+  }
+  const version = segments[2];
+  if (version !== undefined && !/^[A-Za-z0-9]{1,64}$/.test(version)) {
+    throw new BackupError('InvalidArgument', `The secret identifier ${describeValue(id)} has an invalid version segment.`);
+  }
+  return { vaultName: validateVaultName(vaultLabel), name: validateSecretName(segments[1]) };
+}

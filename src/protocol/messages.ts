@@ -1,0 +1,98 @@
+import { BackupError } from '../core/errors.js';
+import type { BackupRequest } from '../core/backup.js';
+
+/** Bumped on any incompatible change to docs/protocol.md. */
+export const PROTOCOL_VERSION = 1;
+
+/** A protocol line longer than this is refused unread, so no input can exhaust memory. */
+export const MAX_LINE_LENGTH = 64 * 1024;
+
+export type RequestId = string | number;
+
+export type Incoming =
+  | { type: 'hello'; protocol: number; client?: string }
+  | { type: 'backup'; id: RequestId; request: BackupRequest }
+  | { type: 'backupInvalid'; id: RequestId; error: BackupError }
+  | { type: 'token'; token: string; expiresOnTimestamp: number; tenantId?: string }
+  | { type: 'end' };
+
+function isId(value: unknown): value is RequestId {
+  return (typeof value === 'string' && value.length > 0 && value.length <= 200) || (typeof value === 'number' && Number.isFinite(value));
+}
+
+function optionalString(body: Record<string, unknown>, key: string): string | undefined {
+  const value = body[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw new BackupError('InvalidArgument', `'${key}' must be a string.`);
+  return value;
+}
+
+/**
+ * Pure: one line in, one message out, or a BackupError of kind Protocol.
+ * A backup request whose id is readable but whose fields are wrong becomes
+ * 'backupInvalid', so the module still gets a result for that id.
+ */
+export function parseLine(line: string): Incoming {
+  if (line.length > MAX_LINE_LENGTH) {
+    throw new BackupError('Protocol', `The line is longer than ${MAX_LINE_LENGTH} characters.`);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(line);
+  } catch {
+    throw new BackupError('Protocol', 'The line is not valid JSON.');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new BackupError('Protocol', 'The line is not a JSON object.');
+  }
+  const message = body as Record<string, unknown>;
+  switch (message.type) {
+    case 'hello':
+      if (typeof message.protocol !== 'number' || !Number.isInteger(message.protocol)) {
+        throw new BackupError('Protocol', "'hello' needs an integer 'protocol'.");
+      }
+      return { type: 'hello', protocol: message.protocol, client: typeof message.client === 'string' ? message.client : undefined };
+    case 'end':
+      return { type: 'end' };
+    case 'token': {
+      if (typeof message.token !== 'string' || message.token.length === 0 || message.token.length > 16384) {
+        throw new BackupError('Protocol', "'token' needs a non-empty 'token' string.");
+      }
+      if (typeof message.expiresOn !== 'number' || !Number.isFinite(message.expiresOn)) {
+        throw new BackupError('Protocol', "'token' needs 'expiresOn' in epoch seconds.");
+      }
+      return {
+        type: 'token',
+        token: message.token,
+        expiresOnTimestamp: message.expiresOn * 1000,
+        tenantId: typeof message.tenantId === 'string' && message.tenantId.length > 0 ? message.tenantId : undefined,
+      };
+    }
+    case 'backup': {
+      if (!isId(message.id)) throw new BackupError('Protocol', "'backup' needs an 'id' (a number or a short string).");
+      const id = message.id;
+      try {
+        if (message.force !== undefined && typeof message.force !== 'boolean') {
+          throw new BackupError('InvalidArgument', "'force' must be true or false.");
+        }
+        const request: BackupRequest = {
+          vaultName: optionalString(message, 'vaultName'),
+          name: optionalString(message, 'name'),
+          secretId: optionalString(message, 'secretId'),
+          outputFile: optionalString(message, 'outputFile'),
+          directory: optionalString(message, 'directory'),
+          force: message.force === true,
+        };
+        return { type: 'backup', id, request };
+      } catch (error) {
+        return { type: 'backupInvalid', id, error: error as BackupError };
+      }
+    }
+    default:
+      throw new BackupError('Protocol', `Unknown message type ${JSON.stringify(message.type)}.`);
+  }
+}
+
+export function helloLine(version: string): string {
+  return JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, version });
+}

@@ -1,0 +1,134 @@
+import { BackupError } from '../core/errors.js';
+import { toBackupError } from '../core/error-mapping.js';
+import type { BackupOutcome, BackupRequest } from '../core/backup.js';
+import type { SuppliedToken } from '../core/credential.js';
+import type { Logger } from '../core/logger.js';
+import { Limiter } from './limiter.js';
+import { helloLine, parseLine, PROTOCOL_VERSION, type RequestId } from './messages.js';
+import { OrderedResults } from './ordered-results.js';
+
+export interface ServeOptions {
+  lines: AsyncIterable<string>;
+  /** Writes one protocol line (without the newline) to stdout. */
+  write(line: string): void;
+  logger: Logger;
+  version: string;
+  concurrency: number;
+  backup(request: BackupRequest, signal: AbortSignal): Promise<BackupOutcome>;
+  supplyToken(token: SuppliedToken): void;
+  /** Called when work is aborted, after in-flight requests settled (temp-file cleanup). */
+  onAbort?(): Promise<void> | void;
+}
+
+export const EXIT_OK = 0;
+export const EXIT_ABORTED = 130;
+
+/**
+ * Serves the JSON-lines protocol until `end` (exit 0: everything accepted is
+ * finished) or EOF without `end` (exit 130: in-flight work is cancelled and
+ * nothing more is written to disk).
+ */
+export async function serve(options: ServeOptions): Promise<number> {
+  const { write, logger } = options;
+  const limiter = new Limiter(options.concurrency);
+  const abort = new AbortController();
+  const inFlight = new Set<Promise<void>>();
+  const output = new OrderedResults<string>(write);
+  let succeeded = 0;
+  let failed = 0;
+  let lineNumber = 0;
+  let greeted = false;
+  let ended = false;
+
+  const protocolError = (message: string, errorId = 'ProtocolError'): void => {
+    write(JSON.stringify({ type: 'protocolError', errorId, kind: 'Protocol', message, line: lineNumber }));
+  };
+
+  const failure = (id: RequestId, error: BackupError, request?: BackupRequest): string => {
+    failed++;
+    return JSON.stringify({
+      type: 'result',
+      id,
+      ok: false,
+      error: { ...error.toJSON(), vaultName: request?.vaultName, name: request?.name, secretId: request?.secretId },
+    });
+  };
+
+  for await (const line of options.lines) {
+    lineNumber++;
+    if (line.trim().length === 0) continue;
+    let message;
+    try {
+      message = parseLine(line);
+    } catch (error) {
+      const e = toBackupError(error);
+      logger.warning(`Protocol line ${lineNumber} was refused: ${e.message}`);
+      protocolError(`Line ${lineNumber}: ${e.message}`);
+      continue;
+    }
+    if (!greeted) {
+      if (message.type !== 'hello') {
+        protocolError(`The first line must be a 'hello' with protocol ${PROTOCOL_VERSION}.`);
+        continue;
+      }
+      if (message.protocol !== PROTOCOL_VERSION) {
+        write(JSON.stringify({
+          type: 'error',
+          errorId: 'ProtocolVersionMismatch',
+          kind: 'Protocol',
+          protocol: PROTOCOL_VERSION,
+          message: `The module speaks protocol ${message.protocol}, but az-keyvault-backup ${options.version} speaks protocol ${PROTOCOL_VERSION}.`,
+        }));
+        return 11;
+      }
+      greeted = true;
+      write(helloLine(options.version));
+      logger.debug(`Handshake done with ${message.client ?? 'an unnamed client'} (protocol ${PROTOCOL_VERSION}).`);
+      continue;
+    }
+    switch (message.type) {
+      case 'hello':
+        protocolError("'hello' was already received.");
+        break;
+      case 'token':
+        options.supplyToken({ token: message.token, expiresOnTimestamp: message.expiresOnTimestamp, tenantId: message.tenantId });
+        logger.debug('Received a Key Vault token from the module (not shown).');
+        break;
+      case 'backupInvalid':
+        output.reserve()(failure(message.id, message.error));
+        break;
+      case 'backup': {
+        const done = output.reserve();
+        const { id, request } = message;
+        const task = limiter
+          .run(() => options.backup(request, abort.signal))
+          .then(
+            (outcome) => {
+              succeeded++;
+              done(JSON.stringify({ type: 'result', id, ok: true, path: outcome.path, bytes: outcome.bytes }));
+            },
+            (error: unknown) => done(failure(id, toBackupError(error, request), request)),
+          );
+        const tracked = task.finally(() => inFlight.delete(tracked));
+        inFlight.add(tracked);
+        break;
+      }
+      case 'end':
+        ended = true;
+        break;
+    }
+    if (ended) break;
+  }
+
+  if (!ended) {
+    // EOF without 'end': the pipeline was stopped or PowerShell went away.
+    logger.verbose(`Input ended without 'end'; cancelling ${inFlight.size} backup(s) in flight.`);
+    abort.abort();
+    await Promise.allSettled([...inFlight]);
+    await options.onAbort?.();
+    return EXIT_ABORTED;
+  }
+  await Promise.allSettled([...inFlight]);
+  write(JSON.stringify({ type: 'bye', succeeded, failed }));
+  return EXIT_OK;
+}
