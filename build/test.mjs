@@ -1,0 +1,102 @@
+// `npm test`: compile, lint, build the native executable, then the mocha suites on Node 22 (the
+// Azure SDK needs it, whatever Node runs npm). Arguments (after `npm test --`) go to mocha, e.g.
+//   npm test -- --grep "Backup-AzKeyVaultSecret"
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { build, exePath } from './build.mjs';
+import { ensureTools } from './ensure-tools.mjs';
+import { hostRid, repoRoot } from './node-runtime.mjs';
+
+const mochaArgs = process.argv.slice(2).filter((arg, i) => !(i === 0 && arg === '--'));
+const results = [];
+
+function log(message) {
+  process.stderr.write(`[test] ${message}\n`);
+}
+
+async function phase(name, fn, { fatal = true } = {}) {
+  const started = Date.now();
+  log(`── ${name}`);
+  let outcome = 'ok';
+  try {
+    const result = await fn();
+    if (result === 'skipped') outcome = 'skipped';
+  } catch (error) {
+    outcome = 'FAILED';
+    log(`${name} failed: ${error.message}`);
+  }
+  const seconds = (Date.now() - started) / 1000;
+  results.push({ name, outcome, seconds });
+  log(`── ${name}: ${outcome} (${seconds.toFixed(1)} s)`);
+  if (outcome === 'FAILED' && fatal) finish();
+}
+
+function finish() {
+  log('summary:');
+  for (const r of results) log(`  ${r.name.padEnd(28)} ${r.outcome.padEnd(8)} ${r.seconds.toFixed(1).padStart(6)} s`);
+  const failed = results.some((r) => r.outcome === 'FAILED');
+  process.exit(failed ? 1 : 0);
+}
+
+function run(cmd, args, env = process.env) {
+  const result = spawnSync(cmd, args, { stdio: 'inherit', cwd: repoRoot, env });
+  if (result.error) throw result.error;
+  if (result.status !== 0) throw new Error(`${path.basename(cmd)} exited with ${result.status ?? result.signal}`);
+}
+
+function testFiles(dir) {
+  const root = path.join(repoRoot, dir);
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.test.js'))
+    .map((e) => path.relative(repoRoot, path.join(e.parentPath ?? e.path, e.name)));
+}
+
+let tools;
+let exe;
+
+await phase('tools (node 22, pwsh)', () => {
+  tools = ensureTools();
+  log(`node22 ${tools.node22}`);
+  log(`pwsh   ${tools.pwsh}`);
+});
+
+await phase('tsc', () => {
+  // A fresh out/ so a test whose source was deleted or renamed cannot keep running from stale output.
+  rmSync(path.join(repoRoot, 'out'), { recursive: true, force: true });
+  run(process.execPath, [path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
+});
+
+await phase('eslint', () => run(process.execPath, [path.join(repoRoot, 'node_modules', 'eslint', 'bin', 'eslint.js'), '.']), { fatal: false });
+
+await phase(`build (${hostRid()})`, async () => {
+  await build([]);
+  exe = exePath(hostRid());
+});
+
+const mocha = path.join(repoRoot, 'node_modules', 'mocha', 'bin', 'mocha.js');
+const env = { ...process.env, AZKVB_EXE: exe, AZKVB_PWSH: tools.pwsh, AZKVB_NODE22: tools.node22 };
+
+await phase('unit tests', () => {
+  const files = testFiles('out/test/unit');
+  if (!files.length) {
+    log('no out/test/unit/**/*.test.js yet');
+    return 'skipped';
+  }
+  run(tools.node22, [mocha, ...files, ...mochaArgs], env);
+}, { fatal: false });
+
+await phase('integration + pwsh tests', () => {
+  const files = [...testFiles('out/test/integration'), ...testFiles('out/test/pwsh')];
+  if (!files.length) {
+    log('no out/test/integration or out/test/pwsh tests yet');
+    return 'skipped';
+  }
+  // One mocha process for both, so the root hooks start one local vault for the whole run.
+  const hooks = path.join('out', 'test', 'support', 'hooks.js');
+  if (!existsSync(path.join(repoRoot, hooks))) throw new Error(`${hooks} is missing; the integration tests need its local vault`);
+  run(tools.node22, [mocha, '--require', hooks, '--timeout', '60000', ...files, ...mochaArgs], env);
+}, { fatal: false });
+
+finish();
