@@ -95,6 +95,10 @@ export function createParser(cli: CliEnvironment): Argv {
     logger,
   });
 
+  // With exitProcess(false), yargs may still call a handler after a
+  // validation failure; this keeps a refused command line from doing anything.
+  let refused = false;
+
   return yargs()
     .scriptName('az-keyvault-backup')
     .version(cli.version)
@@ -128,6 +132,7 @@ export function createParser(cli: CliEnvironment): Argv {
           .example('$0 backup --vault-name myvault --name mysecret --vault-dns-suffix vault.azure.cn', 'A vault in Azure China')
           .epilog(`Exit codes:\n  0  OK\n${EXIT_CODES_HELP}`),
       async (args) => {
+        if (refused) return;
         const logger = stderrLogger(cli.stderr, args['log-level'], 'text');
         try {
           const addressing = addressingFrom(args, cli.env);
@@ -164,6 +169,7 @@ export function createParser(cli: CliEnvironment): Argv {
           })
           .example('$0 serve --log-level verbose < requests.jsonl', 'Answers each request line with a result line'),
       async (args) => {
+        if (refused) return;
         const logger = stderrLogger(cli.stderr, args['log-level'], 'json');
         try {
           const addressing = addressingFrom(args, cli.env);
@@ -189,6 +195,7 @@ export function createParser(cli: CliEnvironment): Argv {
     .epilog('Credentials: DefaultAzureCredential (environment service principal, workload identity, managed identity, Azure CLI, Azure PowerShell).\nA local CA is trusted with NODE_EXTRA_CA_CERTS; TLS verification cannot be turned off.')
     .fail((message, error) => {
       if (error instanceof BackupError) throw error;
+      refused = true;
       cli.stderr(`az-keyvault-backup: ${message ?? error?.message ?? 'invalid command line'}`);
       cli.stderr('Run az-keyvault-backup --help for usage.');
       cli.setExitCode(ERROR_KINDS.InvalidArgument.exitCode);

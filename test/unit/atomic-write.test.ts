@@ -1,0 +1,86 @@
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { TempFileRegistry, writeFileAtomic } from '../../src/core/atomic-write.js';
+import { BackupError } from '../../src/core/errors.js';
+
+describe('atomic file writes', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'azkvb-unit-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const bytes = Buffer.from([1, 2, 3, 0, 255]);
+
+  it('writes the exact bytes, owner-only, and leaves no temp file', async () => {
+    const target = path.join(dir, 'a.blob');
+    await writeFileAtomic(target, bytes, { force: false });
+    assert.deepEqual(readFileSync(target), bytes);
+    if (process.platform !== 'win32') assert.equal(statSync(target).mode & 0o777, 0o600);
+    assert.deepEqual(readdirSync(dir), ['a.blob']);
+  });
+
+  it('never replaces an existing file without force, and keeps its bytes', async () => {
+    const target = path.join(dir, 'a.blob');
+    writeFileSync(target, 'old');
+    await assert.rejects(writeFileAtomic(target, bytes, { force: false }), (e: unknown) => e instanceof BackupError && e.kind === 'FileExists');
+    assert.equal(readFileSync(target, 'utf8'), 'old');
+    assert.deepEqual(readdirSync(dir), ['a.blob']);
+  });
+
+  it('replaces an existing file with force, atomically, owner-only', async () => {
+    const target = path.join(dir, 'a.blob');
+    writeFileSync(target, 'old', { mode: 0o644 });
+    await writeFileAtomic(target, bytes, { force: true });
+    assert.deepEqual(readFileSync(target), bytes);
+    if (process.platform !== 'win32') assert.equal(statSync(target).mode & 0o777, 0o600);
+    assert.deepEqual(readdirSync(dir), ['a.blob']);
+  });
+
+  it('does not clobber a file that appears between the check and the write', async () => {
+    const target = path.join(dir, 'race.blob');
+    const registry = new TempFileRegistry();
+    // The registry sees the temp file while it is being written; create the
+    // target at that moment, as a competing writer would.
+    const originalAdd = registry.add.bind(registry);
+    registry.add = (file: string) => {
+      originalAdd(file);
+      writeFileSync(target, 'theirs');
+    };
+    await assert.rejects(writeFileAtomic(target, bytes, { force: false, registry }), (e: unknown) => e instanceof BackupError && e.kind === 'FileExists');
+    assert.equal(readFileSync(target, 'utf8'), 'theirs');
+    assert.deepEqual(readdirSync(dir), ['race.blob']);
+    assert.deepEqual(registry.list(), []);
+  });
+
+  it('fails with Io, and leaves nothing, when the directory is missing or is a file', async () => {
+    await assert.rejects(writeFileAtomic(path.join(dir, 'missing', 'a'), bytes, { force: false }), (e: unknown) => e instanceof BackupError && e.kind === 'Io');
+    writeFileSync(path.join(dir, 'file'), 'x');
+    await assert.rejects(writeFileAtomic(path.join(dir, 'file', 'a'), bytes, { force: false }), (e: unknown) => e instanceof BackupError && e.kind === 'Io');
+    assert.deepEqual(readdirSync(dir), ['file']);
+  });
+
+  it('fails with Io when the target is a directory, even with force', async () => {
+    mkdirSync(path.join(dir, 'd'));
+    await assert.rejects(writeFileAtomic(path.join(dir, 'd'), bytes, { force: true }), (e: unknown) => e instanceof BackupError && e.kind === 'Io');
+    assert.deepEqual(readdirSync(dir), ['d']);
+  });
+
+  it('fails with Io in a read-only directory', async function () {
+    if (process.platform === 'win32' || process.getuid?.() === 0) this.skip(); // root ignores permission bits
+    const ro = path.join(dir, 'ro');
+    mkdirSync(ro);
+    chmodSync(ro, 0o500);
+    await assert.rejects(writeFileAtomic(path.join(ro, 'a'), bytes, { force: false }), (e: unknown) => e instanceof BackupError && e.kind === 'Io');
+  });
+
+  it('writes nothing once cancelled', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const target = path.join(dir, 'a.blob');
+    await assert.rejects(writeFileAtomic(target, bytes, { force: false, signal: controller.signal }));
+    assert.deepEqual(readdirSync(dir), []);
+  });
+});

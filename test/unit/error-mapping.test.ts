@@ -1,0 +1,62 @@
+import { strict as assert } from 'node:assert';
+import { factsOf, mapFailure, toBackupError } from '../../src/core/error-mapping.js';
+import { BackupError, ERROR_KINDS } from '../../src/core/errors.js';
+
+describe('error mapping', () => {
+  const context = { vaultName: 'v', name: 's' };
+
+  it('maps service statuses to kinds and keeps the service code and message', () => {
+    const notFound = mapFailure({ statusCode: 404, serviceCode: 'SecretNotFound', serviceMessage: 'A secret with (name/id) s was not found in this key vault.' }, context);
+    assert.equal(notFound.kind, 'NotFound');
+    assert.equal(notFound.errorId, 'SecretNotFound');
+    assert.equal(notFound.category, 'ObjectNotFound');
+    assert.equal(notFound.code, 'SecretNotFound');
+    assert.equal(notFound.status, 404);
+    assert.ok(notFound.message.startsWith('A secret with (name/id) s was not found'));
+
+    const forbidden = mapFailure({ statusCode: 403, serviceCode: 'Forbidden', innerCode: 'AccessDenied', serviceMessage: 'no backup permission' }, context);
+    assert.equal(forbidden.kind, 'Forbidden');
+    assert.equal(forbidden.code, 'AccessDenied');
+    assert.ok(forbidden.message.includes('secrets/backup'));
+
+    assert.equal(mapFailure({ statusCode: 401 }, context).kind, 'Unauthenticated');
+    assert.equal(mapFailure({ statusCode: 429, serviceCode: 'Throttled' }, context).kind, 'Throttled');
+    assert.equal(mapFailure({ statusCode: 400, serviceCode: 'BadParameter', serviceMessage: "Operation 'backup' is not allowed" }, context).kind, 'Service');
+    assert.equal(mapFailure({ statusCode: 503 }, context).kind, 'Service');
+  });
+
+  it('maps network faults and cancellations to Network', () => {
+    assert.equal(mapFailure({ code: 'ECONNRESET', message: 'socket hang up' }, context).kind, 'Network');
+    assert.equal(mapFailure({ code: 'CERT_HAS_EXPIRED' }, context).kind, 'Network');
+    assert.equal(mapFailure({ name: 'AbortError' }, context).kind, 'Network');
+  });
+
+  it('maps credential failures to Unauthenticated with one line only', () => {
+    const e = mapFailure({ name: 'AggregateAuthenticationError', message: 'ChainedTokenCredential failed.\n  at stack\n  at more' });
+    assert.equal(e.kind, 'Unauthenticated');
+    assert.ok(!e.message.includes('\n'));
+  });
+
+  it('reads the facts off a RestError-like object including the nested cause', () => {
+    const facts = factsOf({
+      name: 'RestError',
+      statusCode: 404,
+      details: { error: { code: 'SecretNotFound', message: 'gone', innerError: { code: 'Inner' } } },
+    });
+    assert.deepEqual(facts, { name: 'RestError', statusCode: 404, serviceCode: 'SecretNotFound', serviceMessage: 'gone', innerCode: 'Inner' });
+    assert.equal(factsOf({ code: 'REQUEST_SEND_ERROR', cause: { code: 'ECONNREFUSED' } }).code, 'ECONNREFUSED');
+    assert.deepEqual(factsOf('boom'), { message: 'boom' });
+  });
+
+  it('passes BackupErrors through and maps everything else', () => {
+    const original = new BackupError('FileExists', 'exists');
+    assert.equal(toBackupError(original), original);
+    assert.equal(toBackupError(new Error('x')).kind, 'Internal');
+  });
+
+  it('gives every kind a distinct exit code and error id', () => {
+    const codes = Object.values(ERROR_KINDS).map((k) => k.exitCode);
+    assert.equal(new Set(codes).size, codes.length);
+    assert.ok(!codes.includes(0));
+  });
+});

@@ -1,0 +1,97 @@
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { createParser, type CliEnvironment } from '../../src/cli/parser.js';
+import { TempFileRegistry } from '../../src/core/atomic-write.js';
+import { BackupCredential } from '../../src/core/credential.js';
+import { silentLogger } from '../../src/core/logger.js';
+
+function harness(env: Record<string, string> = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  let exitCode: number | undefined;
+  let credentialAsked = 0;
+  const cli: CliEnvironment = {
+    version: '1.2.3',
+    env,
+    cwd: process.cwd(),
+    stdout: (l) => out.push(l),
+    stderr: (l) => err.push(l),
+    stdinLines: async function* () {},
+    setExitCode: (c) => {
+      exitCode = c;
+    },
+    fs: { isDirectory: () => false, exists: () => false },
+    now: () => 1_000,
+    registry: new TempFileRegistry(),
+    // A credential that records being asked proves no request was attempted.
+    makeCredential: () =>
+      new BackupCredential(silentLogger, async () => ({
+        getToken: async () => {
+          credentialAsked++;
+          return null;
+        },
+      })),
+  };
+  return { cli, out, err, exitCode: () => exitCode, credentialAsked: () => credentialAsked };
+}
+
+describe('the command line', () => {
+  it('prints its version', async () => {
+    const h = harness();
+    let printed = '';
+    await createParser(h.cli).parseAsync(['--version'], {}, (_e, _a, output) => {
+      printed = output;
+    });
+    assert.equal(printed.trim(), '1.2.3');
+  });
+
+  it('shows help with examples and exit codes for backup', async () => {
+    const h = harness();
+    let printed = '';
+    await createParser(h.cli).parseAsync(['backup', '--help'], {}, (_e, _a, output) => {
+      printed = output;
+    });
+    assert.match(printed, /Examples:/);
+    assert.match(printed, /--vault-dns-suffix/);
+    assert.match(printed, /SecretNotFound/);
+  });
+
+  it('fails with exit code 2 on unknown options or a missing name', async () => {
+    for (const argv of [['backup', '--vault-name', 'v', '--bogus'], ['backup', '--vault-name', 'abc'], []]) {
+      const h = harness();
+      await createParser(h.cli).parseAsync(argv, {}, () => undefined);
+      assert.equal(h.exitCode(), 2, argv.join(' '));
+    }
+  });
+
+  it('rejects bad names with exit code 2 before any request', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'azkvb-cli-'));
+    try {
+      for (const [vault, name] of [['a b', 'x'], ['demo', 'a/b'], ['demo', '..'], ['demo', 'a%2Fb'], ['demo', 'x'.repeat(128)]]) {
+        const h = harness();
+        await createParser(h.cli).parseAsync(['backup', '--vault-name', vault!, '--name', name!, '-d', dir]);
+        assert.equal(h.exitCode(), 2);
+        assert.equal(h.credentialAsked(), 0);
+        assert.match(h.err.join('\n'), /InvalidArgument/);
+      }
+      assert.deepEqual(readdirSync(dir), []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a plain-http vault address from the environment', async () => {
+    const h = harness({ AZ_KEYVAULT_BACKUP_VAULT_URL: 'http://127.0.0.1:1/{vault}' });
+    await createParser(h.cli).parseAsync(['backup', '--vault-name', 'demo', '--name', 's']);
+    assert.equal(h.exitCode(), 2);
+    assert.match(h.err.join('\n'), /https/);
+  });
+
+  it('refuses a concurrency outside 1-64 for serve', async () => {
+    const h = harness();
+    await createParser(h.cli).parseAsync(['serve', '--concurrency', '0'], {}, () => undefined);
+    assert.equal(h.exitCode(), 2);
+  });
+});
