@@ -1,0 +1,2 @@
+export { startLocalVault } from './server.js';
+export type { Fault, FaultMatch, Faults, LocalVault, LocalVaultOptions, Operation, RequestRecord } from './types.js';

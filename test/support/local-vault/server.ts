@@ -1,0 +1,517 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { badParameter, errorFor, secretNotFound, throttled, type ErrorContext } from './errors.js';
+import { describeFault, FaultState } from './faults.js';
+import { parseRoute, SECRET_NAME, VAULT_NAME, type Route } from './routes.js';
+import { SecretStore, type SecretVersion, type StoredSecret } from './store.js';
+import { tlsMaterial, type TlsMaterial } from './tls.js';
+import { TokenIssuer, VAULT_RESOURCE } from './tokens.js';
+import type { Fault, LocalVault, LocalVaultOptions, Operation, RequestRecord } from './types.js';
+
+interface Reply {
+  status: number;
+  body: unknown;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+const MAX_BODY = 32 * 1024 * 1024;
+const PAGE_MAX = 25; // the service never returns more per page, whatever maxresults asks
+const MSI_API_VERSION = '2019-08-01';
+
+export async function startLocalVault(opts: LocalVaultOptions = {}): Promise<LocalVault> {
+  const server = new LocalVaultServer(await tlsMaterial(), opts);
+  await server.listen();
+  return server;
+}
+
+class LocalVaultServer implements LocalVault {
+  origin = '';
+  vaultUrlTemplate = '';
+  identityEndpoint = '';
+  readonly identityHeader = randomBytes(24).toString('base64url');
+  readonly tenantId: string;
+  readonly caFile: string;
+  readonly caPem: string;
+  readonly faults: FaultState;
+
+  private records: RequestRecord[] = [];
+  private readonly issuer: TokenIssuer;
+  private readonly store = new SecretStore();
+  private readonly blobs = new Map<string, Buffer>();
+  private readonly servers: Server[] = [];
+  private port = 0;
+  private inFlight = 0;
+  private inFlightPeak = 0;
+
+  constructor(
+    private readonly tls: TlsMaterial,
+    opts: LocalVaultOptions,
+  ) {
+    this.tenantId = opts.tenantId ?? randomUUID();
+    this.issuer = new TokenIssuer(this.tenantId);
+    this.faults = new FaultState(opts.latencyMs ?? 0);
+    this.caFile = tls.caFile;
+    this.caPem = tls.caPem;
+  }
+
+  get requests(): RequestRecord[] {
+    return this.records;
+  }
+
+  async listen(): Promise<void> {
+    const onVault = (req: IncomingMessage, res: ServerResponse): void => {
+      this.handleVault(req, res).catch((err: unknown) => this.crash(res, err));
+    };
+    const tlsOptions = { cert: this.tls.cert, key: this.tls.key, SNICallback: this.sni() };
+    const v4 = createHttpsServer(tlsOptions, onVault);
+    this.port = await listenOn(v4, 0, '127.0.0.1');
+    this.servers.push(v4);
+    // Same port on ::1 so "localhost" works whichever family the client tries first.
+    const v6 = createHttpsServer(tlsOptions, onVault);
+    await listenOn(v6, this.port, '::1').then(
+      () => this.servers.push(v6),
+      () => undefined,
+    );
+    const identity = createHttpServer((req, res) => {
+      this.handleIdentity(req, res).catch((err: unknown) => this.crash(res, err));
+    });
+    const identityPort = await listenOn(identity, 0, '127.0.0.1');
+    this.servers.push(identity);
+
+    this.origin = `https://127.0.0.1:${this.port}`;
+    this.vaultUrlTemplate = `${this.origin}/{vault}`;
+    this.identityEndpoint = `http://127.0.0.1:${identityPort}/msi/token`;
+  }
+
+  /** `<vault>.localhost` gets a certificate naming it; any other name gets the default one. */
+  private sni(): (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void {
+    const contexts = new Map<string, Promise<SecureContext>>();
+    return (servername, cb) => {
+      const host = servername.toLowerCase();
+      if (!host.endsWith('.localhost')) {
+        cb(null, undefined);
+        return;
+      }
+      let ctx = contexts.get(host);
+      if (!ctx) {
+        ctx = this.tls.certFor(host).then((cert) => createSecureContext({ cert, key: this.tls.key }));
+        contexts.set(host, ctx);
+      }
+      // A name we cannot certify falls back to the default certificate, whose mismatch the client reports.
+      ctx.then((c) => cb(null, c), () => cb(null, undefined));
+    };
+  }
+
+  env(): Record<string, string> {
+    return {
+      NODE_EXTRA_CA_CERTS: this.caFile,
+      AZ_KEYVAULT_BACKUP_VAULT_URL: this.vaultUrlTemplate,
+      IDENTITY_ENDPOINT: this.identityEndpoint,
+      IDENTITY_HEADER: this.identityHeader,
+    };
+  }
+
+  setSecret(vault: string, name: string, value: string): void {
+    this.store.set(vault, name, value);
+  }
+
+  deleteSecret(vault: string, name: string): void {
+    this.store.delete(vault, name);
+  }
+
+  lastBackupBlob(vault: string, name: string): Buffer | undefined {
+    return this.blobs.get(blobKey(vault, name));
+  }
+
+  clearRequests(): void {
+    this.records = [];
+    this.inFlightPeak = this.inFlight;
+  }
+
+  inFlightMax(): number {
+    return this.inFlightPeak;
+  }
+
+  issueToken(opts: { expiresInSeconds?: number } = {}): { token: string; expiresOn: number } {
+    return this.issuer.issue(opts.expiresInSeconds);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      this.servers.map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            // Also ends hanging requests and idle keep-alive sockets, or close() would wait for them.
+            server.closeAllConnections();
+          }),
+      ),
+    );
+  }
+
+  // ---- the vault endpoint -------------------------------------------------
+
+  private async handleVault(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://local');
+    const route = parseRoute(req.method ?? 'GET', req.headers.host, url.pathname);
+    const record = this.record(req, route.operation, route.vault, route.name);
+    if (route.operation === 'backup') this.trackInFlight(res);
+
+    const body = await readBody(req);
+    if (this.faults.latencyMs > 0) await sleep(this.faults.latencyMs);
+
+    const auth = this.issuer.check(req.headers.authorization);
+    if (!auth.ok) {
+      const message =
+        auth.reason === 'missing'
+          ? 'AKV10000: Request is missing a Bearer or PoP token.'
+          : auth.reason === 'expired'
+            ? 'AKV10022: Invalid token: the token has expired.'
+            : 'AKV10022: Invalid audience or issuer: the token was not issued for this vault.';
+      this.send(res, record, { status: 401, body: { error: { code: 'Unauthorized', message } }, headers: this.challengeHeader() });
+      return;
+    }
+    record.authorized = true;
+
+    const fault = this.faults.take({ vault: route.vault, name: route.name, operation: route.operation });
+    if (fault) {
+      record.fault = describeFault(fault);
+      this.applyFault(req, res, record, fault, route.operation, route.vault, route.name, () => this.answer(route, url, body, record));
+      return;
+    }
+    if (route.vault && route.operation) {
+      const wait = this.faults.throttle(route.vault);
+      if (wait !== undefined) {
+        this.send(res, record, { status: 429, body: throttled(), headers: { 'retry-after': String(wait) } });
+        return;
+      }
+    }
+    this.send(res, record, this.answer(route, url, body, record));
+  }
+
+  private answer(route: Route, url: URL, body: Buffer, record: RequestRecord): Reply {
+    const apiVersion = url.searchParams.get('api-version');
+    if (route.miss === 'vault' || !route.vault) {
+      return reply(400, badParameter(`The request names no vault: use ${this.origin}/{vault}/secrets/... or https://{vault}.localhost:${this.port}/secrets/...`));
+    }
+    if (route.miss === 'path') return reply(404, { error: { code: 'NotFound', message: `No such resource: ${url.pathname}` } });
+    if (route.miss === 'method') return reply(405, { error: { code: 'MethodNotAllowed', message: `The method ${record.method} is not allowed here.` } });
+    if (!apiVersion) return reply(400, badParameter('The api-version query parameter is missing.'));
+    if (!VAULT_NAME.test(route.vault)) return reply(400, badParameter(`The vault name '${route.vault}' is invalid.`));
+    if (route.name !== undefined && !SECRET_NAME.test(route.name)) {
+      return reply(400, badParameter(`The secret name '${route.name}' is invalid. It must be 1-127 letters, digits and hyphens.`));
+    }
+    const vault = route.vault;
+    const name = route.name ?? '';
+
+    switch (route.action) {
+      case 'set': {
+        const parsed = parseJson(body) as { value?: unknown; contentType?: unknown; tags?: unknown; attributes?: { enabled?: unknown } } | undefined;
+        if (!parsed || typeof parsed.value !== 'string') return reply(400, badParameter("The request body must be JSON with a string property 'value'."));
+        const { secret, version } = this.store.set(vault, name, parsed.value, {
+          ...(typeof parsed.contentType === 'string' ? { contentType: parsed.contentType } : {}),
+          ...(isStringRecord(parsed.tags) ? { tags: parsed.tags } : {}),
+          ...(typeof parsed.attributes?.enabled === 'boolean' ? { enabled: parsed.attributes.enabled } : {}),
+        });
+        return reply(200, this.bundle(vault, secret, version, true));
+      }
+      case 'get': {
+        const secret = this.store.find(vault, name);
+        const version = this.store.getVersion(vault, name, route.version);
+        if (!secret || !version) return reply(404, secretNotFound(route.version ? `${name}/${route.version}` : name));
+        return reply(200, this.bundle(vault, secret, version, true));
+      }
+      case 'list': {
+        const items = this.store.list(vault).map((s) => this.item(vault, s, s.versions[s.versions.length - 1]!, false));
+        return reply(200, page(items, url, `${route.base}/secrets`, apiVersion));
+      }
+      case 'versions': {
+        const secret = this.store.find(vault, name);
+        const items = secret ? secret.versions.map((v) => this.item(vault, secret, v, true)) : [];
+        return reply(200, page(items, url, `${route.base}/secrets/${encodeURIComponent(name)}/versions`, apiVersion));
+      }
+      case 'backup': {
+        const blob = this.store.backup(vault, name);
+        if (!blob) return reply(404, secretNotFound(name));
+        this.blobs.set(blobKey(vault, name), blob);
+        return reply(200, { value: blob.toString('base64url') });
+      }
+      case 'restore': {
+        const parsed = parseJson(body) as { value?: unknown } | undefined;
+        if (!parsed || typeof parsed.value !== 'string') return reply(400, badParameter("The request body must be JSON with a string property 'value'."));
+        const result = this.store.restore(vault, Buffer.from(parsed.value, 'base64url'));
+        if (!result.ok && result.reason === 'invalid') return reply(400, badParameter('Backup blob contains invalid data.'));
+        if (!result.ok) {
+          record.name = result.name;
+          return reply(409, {
+            error: {
+              code: 'Conflict',
+              message: `Secret ${result.name ?? ''} already exists. A secret can only be restored into a vault where it does not exist.`,
+            },
+          });
+        }
+        record.name = result.secret.name;
+        const latest = result.secret.versions[result.secret.versions.length - 1]!;
+        return reply(200, this.bundle(vault, result.secret, latest, false));
+      }
+      default:
+        return reply(404, { error: { code: 'NotFound', message: `No such resource: ${url.pathname}` } });
+    }
+  }
+
+  /** Ids always use the host form, which the SDK's identifier parser (and -Id) understand. */
+  private idBase(vault: string): string {
+    return `https://${vault.toLowerCase()}.localhost:${this.port}`;
+  }
+
+  private bundle(vault: string, secret: StoredSecret, version: SecretVersion, withValue: boolean): Record<string, unknown> {
+    return {
+      ...(withValue ? { value: version.value } : {}),
+      ...this.item(vault, secret, version, true),
+    };
+  }
+
+  private item(vault: string, secret: StoredSecret, version: SecretVersion, withVersion: boolean): Record<string, unknown> {
+    return {
+      id: `${this.idBase(vault)}/secrets/${secret.name}${withVersion ? `/${version.version}` : ''}`,
+      attributes: {
+        enabled: version.enabled,
+        created: version.created,
+        updated: version.updated,
+        recoveryLevel: 'Recoverable+Purgeable',
+        recoverableDays: 90,
+      },
+      ...(version.contentType !== undefined ? { contentType: version.contentType } : {}),
+      ...(version.tags !== undefined ? { tags: version.tags } : {}),
+    };
+  }
+
+  private challengeHeader(): Record<string, string> {
+    return {
+      'www-authenticate': `Bearer authorization="https://login.microsoftonline.com/${this.tenantId}", resource="${VAULT_RESOURCE}"`,
+    };
+  }
+
+  // ---- the managed-identity endpoint -----------------------------------------
+
+  private async handleIdentity(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const record = this.record(req, 'token');
+    await readBody(req);
+    const url = new URL(req.url ?? '/', 'http://local');
+    const fault = this.faults.take({ operation: 'token' });
+    if (fault && (fault.kind === 'hang' || fault.kind === 'reset')) {
+      record.fault = describeFault(fault);
+      this.applyFault(req, res, record, fault, 'token', undefined, undefined, () => reply(500, {}));
+      return;
+    }
+    const answer = (): Reply => this.tokenAnswer(req, url);
+    if (req.headers['x-identity-header'] === this.identityHeader) record.authorized = true;
+    if (fault && record.authorized) {
+      record.fault = describeFault(fault);
+      this.applyFault(req, res, record, fault, 'token', undefined, undefined, answer);
+      return;
+    }
+    this.send(res, record, answer());
+  }
+
+  private tokenAnswer(req: IncomingMessage, url: URL): Reply {
+    if (url.pathname !== '/msi/token') return reply(404, { error: { code: 'NotFound', message: `No such resource: ${url.pathname}` } });
+    if (req.method !== 'GET') return reply(405, { error: { code: 'MethodNotAllowed', message: 'Use GET.' } });
+    if (req.headers['x-identity-header'] !== this.identityHeader) {
+      return reply(401, { error: { code: 'UnauthorizedRequest', message: 'The X-IDENTITY-HEADER header is missing or does not match.' } });
+    }
+    if (url.searchParams.get('api-version') !== MSI_API_VERSION) {
+      return reply(400, { error: { code: 'BadRequest', message: `api-version must be ${MSI_API_VERSION}.` } });
+    }
+    const resource = (url.searchParams.get('resource') ?? '').replace(/\/+$/, '');
+    if (resource !== VAULT_RESOURCE) {
+      return reply(400, {
+        error: 'invalid_resource',
+        error_description: `AADSTS500011: The resource principal named ${resource} was not found in the tenant named ${this.tenantId}.`,
+      });
+    }
+    const { token, expiresOn } = this.issuer.issue();
+    // App Service sends expires_on as a string of epoch seconds; MSAL accepts that (or ISO 8601).
+    return reply(200, {
+      access_token: token,
+      expires_on: String(expiresOn),
+      resource: VAULT_RESOURCE,
+      token_type: 'Bearer',
+      client_id: this.issuer.appId,
+    });
+  }
+
+  // ---- shared plumbing --------------------------------------------------------
+
+  private record(req: IncomingMessage, operation?: Operation, vault?: string, name?: string): RequestRecord {
+    const record: RequestRecord = {
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      status: 0,
+      authorized: false,
+      startedAt: Date.now(),
+      endedAt: 0,
+      ...(vault !== undefined ? { vault } : {}),
+      ...(name !== undefined ? { name } : {}),
+      ...(operation !== undefined ? { operation } : {}),
+    };
+    this.records.push(record);
+    return record;
+  }
+
+  private trackInFlight(res: ServerResponse): void {
+    this.inFlight += 1;
+    this.inFlightPeak = Math.max(this.inFlightPeak, this.inFlight);
+    res.once('close', () => {
+      this.inFlight -= 1;
+    });
+  }
+
+  private applyFault(
+    req: IncomingMessage,
+    res: ServerResponse,
+    record: RequestRecord,
+    fault: Fault,
+    operation: Operation | undefined,
+    vault: string | undefined,
+    name: string | undefined,
+    real: () => Reply,
+  ): void {
+    switch (fault.kind) {
+      case 'reset':
+        record.endedAt = Date.now();
+        req.socket.destroy();
+        return;
+      case 'hang':
+        // Left open until the client gives up or close() ends every connection.
+        res.once('close', () => {
+          record.endedAt = Date.now();
+        });
+        return;
+      case 'resetMidBody': {
+        const answer = real();
+        const payload = Buffer.from(JSON.stringify(answer.body));
+        record.status = answer.status;
+        record.endedAt = Date.now();
+        res.writeHead(answer.status, { ...baseHeaders(), 'content-type': 'application/json; charset=utf-8', 'content-length': String(payload.length) });
+        res.write(payload.subarray(0, Math.floor(payload.length / 2)), () => req.socket.destroy());
+        return;
+      }
+      case 'body':
+        this.send(res, record, { status: fault.status ?? 200, body: fault.body, contentType: fault.contentType ?? 'application/json; charset=utf-8' });
+        return;
+      case 'status': {
+        const ctx: ErrorContext = {
+          tenantId: this.tenantId,
+          objectId: this.issuer.objectId,
+          appId: this.issuer.appId,
+          ...(operation ? { operation } : {}),
+          ...(vault ? { vault } : {}),
+          ...(name ? { name } : {}),
+        };
+        const headers: Record<string, string> = {
+          ...(fault.status === 401 ? this.challengeHeader() : {}),
+          ...(fault.retryAfter !== undefined ? { 'retry-after': String(fault.retryAfter) } : {}),
+          ...fault.headers,
+        };
+        this.send(res, record, { status: fault.status, body: errorFor(fault.status, ctx, fault.code, fault.message), headers });
+        return;
+      }
+    }
+  }
+
+  private send(res: ServerResponse, record: RequestRecord, answer: Reply): void {
+    // Filled in before writing so a test that reads the log right after its call sees the answer.
+    record.status = answer.status;
+    record.endedAt = Date.now();
+    if (res.destroyed) return;
+    const payload = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
+    res.writeHead(answer.status, {
+      ...baseHeaders(),
+      'content-type': answer.contentType ?? 'application/json; charset=utf-8',
+      'content-length': String(Buffer.byteLength(payload)),
+      ...answer.headers,
+    });
+    res.end(payload);
+  }
+
+  private crash(res: ServerResponse, err: unknown): void {
+    // A bug in the stand-in must be loud in the test output, never a silent hang.
+    process.stderr.write(`local vault: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
+    if (!res.headersSent && !res.destroyed) {
+      res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' });
+      res.end(JSON.stringify({ error: { code: 'InternalServerError', message: 'local vault internal error' } }));
+    }
+  }
+}
+
+function reply(status: number, body: unknown): Reply {
+  return { status, body };
+}
+
+function baseHeaders(): Record<string, string> {
+  return {
+    'cache-control': 'no-cache',
+    'x-ms-request-id': randomUUID(),
+    'x-ms-keyvault-service-version': '1.9.0.0',
+    'x-ms-keyvault-region': 'local',
+  };
+}
+
+function page(items: unknown[], url: URL, base: string, apiVersion: string): { value: unknown[]; nextLink: string | null } {
+  const skip = Math.max(0, Number.parseInt(url.searchParams.get('$skiptoken') ?? '0', 10) || 0);
+  const asked = Number.parseInt(url.searchParams.get('maxresults') ?? '', 10);
+  const size = asked > 0 ? Math.min(asked, PAGE_MAX) : PAGE_MAX;
+  const value = items.slice(skip, skip + size);
+  const next = skip + size < items.length
+    ? `${base}?api-version=${encodeURIComponent(apiVersion)}&$skiptoken=${skip + size}&maxresults=${size}`
+    : null;
+  return { value, nextLink: next };
+}
+
+function blobKey(vault: string, name: string): string {
+  return `${vault.toLowerCase()}/${name.toLowerCase()}`;
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function isStringRecord(value: unknown): value is Record<string, string> {
+  return typeof value === 'object' && value !== null && Object.values(value).every((v) => typeof v === 'string');
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY) chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+    // A client that resets mid-upload just leaves an empty body.
+    req.on('close', () => resolve(Buffer.concat(chunks)));
+  });
+}
+
+function listenOn(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}

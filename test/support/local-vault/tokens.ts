@@ -1,0 +1,70 @@
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+
+export const VAULT_RESOURCE = 'https://vault.azure.net';
+
+export type TokenCheck = { ok: true } | { ok: false; reason: 'missing' | 'foreign' | 'expired' };
+
+/**
+ * Issues JWT-shaped bearer tokens signed with a key only this server knows, so
+ * that a token from anywhere else (another local vault, a real tenant, a typo)
+ * is refused exactly like a token the real service cannot validate.
+ */
+export class TokenIssuer {
+  readonly objectId = randomUUID();
+  readonly appId = randomUUID();
+  private readonly key = randomBytes(32);
+
+  constructor(readonly tenantId: string) {}
+
+  issue(expiresInSeconds = 3600): { token: string; expiresOn: number } {
+    const now = Math.floor(Date.now() / 1000);
+    const expiresOn = now + Math.floor(expiresInSeconds);
+    const header = b64json({ typ: 'JWT', alg: 'HS256' });
+    const payload = b64json({
+      aud: VAULT_RESOURCE,
+      iss: `https://sts.windows.net/${this.tenantId}/`,
+      tid: this.tenantId,
+      oid: this.objectId,
+      appid: this.appId,
+      iat: now,
+      nbf: now,
+      exp: expiresOn,
+      jti: randomUUID(),
+    });
+    const token = `${header}.${payload}.${this.sign(`${header}.${payload}`)}`;
+    return { token, expiresOn };
+  }
+
+  check(authorization: string | undefined): TokenCheck {
+    if (!authorization) return { ok: false, reason: 'missing' };
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
+    if (!match) return { ok: false, reason: 'missing' };
+    const parts = match[1]!.split('.');
+    if (parts.length !== 3) return { ok: false, reason: 'foreign' };
+    const [header, payload, signature] = parts as [string, string, string];
+    const expected = Buffer.from(this.sign(`${header}.${payload}`));
+    const given = Buffer.from(signature);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      return { ok: false, reason: 'foreign' };
+    }
+    let claims: { exp?: unknown; aud?: unknown };
+    try {
+      claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as typeof claims;
+    } catch {
+      return { ok: false, reason: 'foreign' };
+    }
+    if (claims.aud !== VAULT_RESOURCE) return { ok: false, reason: 'foreign' };
+    if (typeof claims.exp !== 'number' || claims.exp <= Date.now() / 1000) {
+      return { ok: false, reason: 'expired' };
+    }
+    return { ok: true };
+  }
+
+  private sign(data: string): string {
+    return createHmac('sha256', this.key).update(data).digest('base64url');
+  }
+}
+
+function b64json(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
