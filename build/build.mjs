@@ -7,7 +7,7 @@
 //   --no-minify        readable bundle, for debugging a stack trace
 //   --no-strip         keep the linux binaries' symbols
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ALL_RIDS, ensureNode, exeName, hostRid, repoRoot } from './node-runtime.mjs';

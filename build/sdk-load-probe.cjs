@@ -1,5 +1,6 @@
 // Preloaded (node -r) into the bundle by build.mjs to check that `--version` does not evaluate the
 // Azure SDK: @azure/logger reads AZURE_LOG_LEVEL when its module body runs, and nothing else does.
+/* global process */
 'use strict';
 const real = process.env;
 process.env = new Proxy(real, {
