@@ -290,6 +290,18 @@ describe('local Key Vault stand-in, driven by the real SDK', function () {
     assert.deepEqual(summary(vault.requests), ['get 401', 'token 200 auth', 'get 200 auth']);
   });
 
+  it('faults the managed-identity endpoint only when a fault names the token operation', async function () {
+    const name = uniqueVault();
+    vault.setSecret(name, 'm', 'x');
+    vault.faults.add({}, { kind: 'status', status: 500 }, Infinity);
+    vault.faults.clear();
+    vault.faults.add({ operation: 'token' }, { kind: 'status', status: 500, message: 'identity endpoint down' });
+    await assert.rejects(client(vault, name).getSecret('m'), /token endpoint answered 500/);
+    vault.clearRequests();
+    assert.equal((await client(vault, name).getSecret('m')).value, 'x');
+    assert.deepEqual(summary(vault.requests), ['get 401', 'token 200 auth', 'get 200 auth']);
+  });
+
   it('refuses the managed-identity endpoint without the right X-IDENTITY-HEADER', async function () {
     const url = new URL(vault.identityEndpoint);
     url.searchParams.set('api-version', '2019-08-01');
