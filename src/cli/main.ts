@@ -58,7 +58,17 @@ const parser = createParser({
   registry,
 });
 
-parser.parseAsync(process.argv.slice(2)).catch((error: unknown) => {
-  process.stderr.write(`az-keyvault-backup: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
-});
+// Exit explicitly once the command is done: idle keep-alive sockets or a
+// credential's timers must not keep a finished (or aborted) run alive. The
+// empty writes let buffered output reach a pipe first (async on Windows).
+function exitWhenFlushed(): void {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit()));
+}
+
+parser
+  .parseAsync(process.argv.slice(2))
+  .catch((error: unknown) => {
+    process.stderr.write(`az-keyvault-backup: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  })
+  .finally(exitWhenFlushed);
