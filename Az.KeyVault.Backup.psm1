@@ -1,0 +1,865 @@
+# Az.KeyVault.Backup: Backup-AzKeyVaultSecret as a drop-in for the Az.KeyVault cmdlet.
+# The work is done by the bundled az-keyvault-backup executable, started once per pipeline and
+# driven over the JSON-lines protocol in docs/protocol.md. This file must stay parsable by
+# Windows PowerShell 5.1: no ternary, ??, &&/||, clean {}, $IsLinux and friends.
+
+# Attribute arguments must be literals, so the param block repeats these names; the body compares
+# against the constants so a typo there fails loudly instead of silently choosing no branch.
+Set-Variable -Scope Script -Option Constant -Name SetBySecretName -Value 'BySecretName'
+Set-Variable -Scope Script -Option Constant -Name SetBySecret -Value 'BySecret'
+Set-Variable -Scope Script -Option Constant -Name SetBySecretUri -Value 'BySecretUri'
+
+Set-Variable -Scope Script -Option Constant -Name ProtocolVersion -Value 1
+Set-Variable -Scope Script -Option Constant -Name ExecutableBaseName -Value 'az-keyvault-backup'
+Set-Variable -Scope Script -Option Constant -Name HandshakeTimeoutMs -Value 60000
+Set-Variable -Scope Script -Option Constant -Name AbortGraceMs -Value 2000
+Set-Variable -Scope Script -Option Constant -Name StderrTailLines -Value 40
+
+# The only way module settings become executable arguments: argv is built from this table as an
+# array, never from a command string, so no value can be re-parsed as another switch.
+$script:ServeArgumentMap = [ordered]@{
+    LogLevel      = '--log-level'
+    ThrottleLimit = '--concurrency'
+}
+
+# Children of pipelines that never reached their end block (stopped while another command ran) are
+# found here and ended by the next invocation or when the module is removed.
+$script:LiveChildren = [System.Collections.Generic.List[object]]::new()
+
+$script:ModuleVersionText = '0.0.0'
+if ($null -ne $ExecutionContext.SessionState.Module -and $null -ne $ExecutionContext.SessionState.Module.Version) {
+    $script:ModuleVersionText = $ExecutionContext.SessionState.Module.Version.ToString()
+}
+
+function Get-RuntimeIdentifier {
+    # Windows PowerShell 5.1 only runs on Windows; only Core can be elsewhere, and Core always has
+    # RuntimeInformation. 5.1 on .NET Framework before 4.7.1 lacks it, hence the environment fallback.
+    $os = 'win'
+    if ($PSVersionTable.PSEdition -eq 'Core') {
+        $info = [System.Runtime.InteropServices.RuntimeInformation]
+        if ($info::IsOSPlatform([System.Runtime.InteropServices.OSPlatform]::Linux)) { $os = 'linux' }
+        elseif ($info::IsOSPlatform([System.Runtime.InteropServices.OSPlatform]::OSX)) { $os = 'darwin' }
+    }
+    $arch = $null
+    $infoType = 'System.Runtime.InteropServices.RuntimeInformation' -as [type]
+    if ($null -ne $infoType -and $null -ne $infoType.GetProperty('OSArchitecture')) {
+        $arch = [string]$infoType::OSArchitecture
+    }
+    if (-not $arch) {
+        $arch = $env:PROCESSOR_ARCHITEW6432
+        if (-not $arch) { $arch = $env:PROCESSOR_ARCHITECTURE }
+    }
+    switch -Regex ([string]$arch) {
+        '^(x64|amd64)$' { $arch = 'x64'; break }
+        '^arm64$' { $arch = 'arm64'; break }
+        default { $arch = ([string]$arch).ToLowerInvariant() }
+    }
+    # Windows on Arm runs x64 binaries under emulation and no win-arm64 build is shipped.
+    if ($os -eq 'win' -and $arch -eq 'arm64') { $arch = 'x64' }
+    return '{0}-{1}' -f $os, $arch
+}
+
+function Get-ExecutablePath {
+    $rid = Get-RuntimeIdentifier
+    $name = $script:ExecutableBaseName
+    if ($rid -like 'win-*') { $name = $name + '.exe' }
+    return [System.IO.Path]::Combine($PSScriptRoot, 'bin', $rid, $name)
+}
+
+function Get-ServeArgumentList {
+    param([System.Collections.IDictionary]$Values)
+    $list = [System.Collections.Generic.List[string]]::new()
+    $list.Add('serve')
+    foreach ($key in $script:ServeArgumentMap.Keys) {
+        if ($Values.Contains($key) -and $null -ne $Values[$key]) {
+            $list.Add([string]$script:ServeArgumentMap[$key])
+            $list.Add([string]$Values[$key])
+        }
+    }
+    return , $list.ToArray()
+}
+
+function ConvertTo-WindowsArgument {
+    # .NET Framework has no ProcessStartInfo.ArgumentList; quote each element the way the
+    # Microsoft C runtime splits a command line back into argv.
+    param([string]$Value)
+    if ($Value.Length -gt 0 -and $Value -notmatch '[\s"]') { return $Value }
+    $builder = [System.Text.StringBuilder]::new()
+    [void]$builder.Append('"')
+    $backslashes = 0
+    foreach ($c in $Value.ToCharArray()) {
+        if ($c -eq [char]'\') { $backslashes++; continue }
+        if ($c -eq [char]'"') { [void]$builder.Append([char]'\', 2 * $backslashes + 1) }
+        else { [void]$builder.Append([char]'\', $backslashes) }
+        [void]$builder.Append($c)
+        $backslashes = 0
+    }
+    [void]$builder.Append([char]'\', 2 * $backslashes)
+    [void]$builder.Append('"')
+    return $builder.ToString()
+}
+
+function ConvertTo-ProtocolLine {
+    # ASCII-only lines mean the encoding of the child's stdin can never garble a secret name, even
+    # under Windows PowerShell where the stdin encoding cannot be chosen.
+    param($Message)
+    $json = ConvertTo-Json -InputObject $Message -Compress -Depth 5
+    return [regex]::Replace($json, '[^\u0000-\u007F]', { param($m) '\u{0:x4}' -f [int][char]$m.Value })
+}
+
+function Hide-Token {
+    param([string]$Line)
+    return [regex]::Replace($Line, '("token"\s*:\s*)"(?:[^"\\]|\\.)*"', '$1"***"')
+}
+
+function New-ErrorRecord {
+    param(
+        [string]$Message,
+        [string]$ErrorId,
+        [System.Management.Automation.ErrorCategory]$Category,
+        $TargetObject,
+        [System.Exception]$InnerException
+    )
+    if ($null -ne $InnerException) { $exception = [System.InvalidOperationException]::new($Message, $InnerException) }
+    else { $exception = [System.InvalidOperationException]::new($Message) }
+    return [System.Management.Automation.ErrorRecord]::new($exception, $ErrorId, $Category, $TargetObject)
+}
+
+function ConvertTo-ErrorCategory {
+    param([string]$Name)
+    $category = [System.Management.Automation.ErrorCategory]::NotSpecified
+    if ($Name) {
+        try { $category = [System.Management.Automation.ErrorCategory]$Name } catch { $category = [System.Management.Automation.ErrorCategory]::NotSpecified }
+    }
+    return $category
+}
+
+function Get-SecretIdentity {
+    # Az's PSKeyVaultSecretIdentityItem/PSKeyVaultSecret cannot be named without Az loaded, so any
+    # object (or dictionary) with non-empty VaultName and Name is accepted.
+    param($InputObject)
+    if ($null -eq $InputObject) { return $null }
+    $base = $InputObject
+    if ($base -is [psobject]) { $base = $base.PSObject.BaseObject }
+    if ($base -is [string] -or $base -is [System.ValueType]) { return $null }
+    $vault = $null
+    $name = $null
+    if ($base -is [System.Collections.IDictionary]) {
+        $vault = $base['VaultName']
+        $name = $base['Name']
+    }
+    else {
+        $vaultProperty = $InputObject.PSObject.Properties['VaultName']
+        $nameProperty = $InputObject.PSObject.Properties['Name']
+        if ($null -ne $vaultProperty) { $vault = $vaultProperty.Value }
+        if ($null -ne $nameProperty) { $name = $nameProperty.Value }
+    }
+    if ($null -eq $vault -or $null -eq $name) { return $null }
+    $vault = [string]$vault
+    $name = [string]$name
+    if ($vault.Length -eq 0 -or $name.Length -eq 0) { return $null }
+    return @{ VaultName = $vault; Name = $name }
+}
+
+function Get-SecretUriParts {
+    # Only for the ShouldProcess target and messages; the executable validates the URI itself.
+    param([string]$Id)
+    $uri = $null
+    if (-not [System.Uri]::TryCreate($Id, [System.UriKind]::Absolute, [ref]$uri)) { return $null }
+    $segments = @($uri.AbsolutePath.Split([char]'/') | Where-Object { $_ })
+    for ($i = 0; $i -lt $segments.Count - 1; $i++) {
+        if ($segments[$i] -eq 'secrets') {
+            return @{ VaultName = $uri.Host.Split([char]'.')[0]; Name = [System.Uri]::UnescapeDataString($segments[$i + 1]) }
+        }
+    }
+    return $null
+}
+
+function New-PipelineState {
+    param($Cmdlet, [int]$ThrottleLimit, [string]$LogLevel, [long]$HistoryId)
+    return @{
+        Cmdlet        = $Cmdlet
+        HistoryId     = $HistoryId
+        ThrottleLimit = $ThrottleLimit
+        LogLevel      = $LogLevel
+        Process       = $null
+        Stdin         = $null
+        StdoutTask    = $null
+        StderrTask    = $null
+        StdoutEof     = $false
+        StderrEof     = $false
+        Hello         = $null
+        HandshakeError = $null
+        Bye           = $null
+        Fatal         = $null
+        ExecutablePath = $null
+        StderrTail    = [System.Collections.Generic.List[string]]::new()
+        Queue         = [System.Collections.Generic.Queue[object]]::new()
+        Pending       = @{}
+        NextId        = 1
+        Targets       = [System.Collections.Generic.HashSet[string]]::new([System.StringComparer]::OrdinalIgnoreCase)
+        YesToAll      = $false
+        NoToAll       = $false
+    }
+}
+
+function Start-BackupChild {
+    param([hashtable]$State)
+    $cmdlet = $State.Cmdlet
+    $path = Get-ExecutablePath
+    $State.ExecutablePath = $path
+    if (-not [System.IO.File]::Exists($path)) {
+        $cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("The az-keyvault-backup executable was not found at '{0}'. Reinstall the module for this platform." -f $path) -ErrorId 'ExecutableNotFound' -Category ObjectNotFound -TargetObject $path))
+    }
+
+    $psi = [System.Diagnostics.ProcessStartInfo]::new($path)
+    $psi.UseShellExecute = $false
+    $psi.CreateNoWindow = $true
+    $psi.RedirectStandardInput = $true
+    $psi.RedirectStandardOutput = $true
+    $psi.RedirectStandardError = $true
+    $utf8 = [System.Text.UTF8Encoding]::new($false)
+    $psi.StandardOutputEncoding = $utf8
+    $psi.StandardErrorEncoding = $utf8
+    if ($null -ne $psi.PSObject.Properties['StandardInputEncoding']) { $psi.StandardInputEncoding = $utf8 }
+
+    $argumentValues = [ordered]@{ LogLevel = $State.LogLevel; ThrottleLimit = $State.ThrottleLimit }
+    $argv = Get-ServeArgumentList -Values $argumentValues
+    if ($null -ne $psi.PSObject.Properties['ArgumentList']) {
+        foreach ($a in $argv) { $psi.ArgumentList.Add($a) }
+    }
+    else {
+        $psi.Arguments = (@($argv | ForEach-Object { ConvertTo-WindowsArgument -Value $_ }) -join ' ')
+    }
+
+    Write-Verbose ("Starting '{0}' with arguments: {1}" -f $path, ($argv -join ' '))
+    $process = $null
+    $startError = $null
+    for ($attempt = 0; $attempt -lt 2 -and $null -eq $process; $attempt++) {
+        try {
+            $process = [System.Diagnostics.Process]::Start($psi)
+        }
+        catch {
+            $startError = $_.Exception
+            # Zip-based installs (Install-Module, Save-Module) drop the Unix execute bit; restore it once.
+            # UnixFileMode exists from .NET 7 (PowerShell 7.3); older hosts simply report the failure.
+            $modeType = 'System.IO.UnixFileMode' -as [type]
+            if ($attempt -ne 0 -or $null -eq $modeType -or $path.EndsWith('.exe')) { break }
+            try {
+                $mode = [System.IO.File]::GetUnixFileMode($path)
+                [System.IO.File]::SetUnixFileMode($path, ($mode -bor ($modeType::UserExecute) -bor ($modeType::GroupExecute) -bor ($modeType::OtherExecute)))
+            }
+            catch { break }
+        }
+    }
+    if ($null -eq $process) {
+        $cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("The az-keyvault-backup executable at '{0}' could not be started: {1}" -f $path, $startError.Message) -ErrorId 'ExecutableFailed' -Category ResourceUnavailable -TargetObject $path -InnerException $startError))
+    }
+
+    $State.Process = $process
+    [void]$script:LiveChildren.Add($State)
+    $writer = [System.IO.StreamWriter]::new($process.StandardInput.BaseStream, $utf8)
+    $writer.NewLine = "`n"
+    $writer.AutoFlush = $false
+    $State.Stdin = $writer
+    $State.StdoutTask = $process.StandardOutput.ReadLineAsync()
+    $State.StderrTask = $process.StandardError.ReadLineAsync()
+
+    Send-ChildMessage -State $State -Message ([ordered]@{ type = 'hello'; protocol = $script:ProtocolVersion; client = ('Az.KeyVault.Backup {0}' -f $script:ModuleVersionText) })
+    $watch = [System.Diagnostics.Stopwatch]::StartNew()
+    while ($null -eq $State.Hello -and $null -eq $State.HandshakeError -and -not $State.StdoutEof -and $null -eq $State.Fatal) {
+        if ($watch.ElapsedMilliseconds -gt $script:HandshakeTimeoutMs) {
+            $cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("The az-keyvault-backup executable at '{0}' did not answer the handshake within {1} s." -f $path, ($script:HandshakeTimeoutMs / 1000)) -ErrorId 'ExecutableFailed' -Category ResourceUnavailable -TargetObject $path))
+        }
+        Read-ChildStream -State $State -TimeoutMs 100
+    }
+    if ($null -ne $State.Fatal) { $cmdlet.ThrowTerminatingError($State.Fatal) }
+    $answer = $State.Hello
+    if ($null -eq $answer) { $answer = $State.HandshakeError }
+    if ($null -eq $answer) {
+        $detail = Get-ChildFailureDetail -State $State
+        $cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("The az-keyvault-backup executable at '{0}' exited before the handshake ({1})." -f $path, $detail) -ErrorId 'ExecutableFailed' -Category ResourceUnavailable -TargetObject $path))
+    }
+    $theirs = $answer.protocol
+    if ($null -ne $State.HandshakeError -or [string]$theirs -ne [string]$script:ProtocolVersion) {
+        $cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("Protocol version mismatch: module Az.KeyVault.Backup {0} speaks protocol {1}, executable '{2}' (version {3}) speaks protocol {4}. Reinstall the module." -f $script:ModuleVersionText, $script:ProtocolVersion, $path, $answer.version, $theirs) -ErrorId 'ProtocolVersionMismatch' -Category InvalidData -TargetObject $path))
+    }
+    Write-Verbose ("az-keyvault-backup {0} ready (protocol {1})." -f $answer.version, $theirs)
+}
+
+function Send-ChildMessage {
+    param([hashtable]$State, $Message)
+    $line = ConvertTo-ProtocolLine -Message $Message
+    Write-Debug ('=> {0}' -f (Hide-Token -Line $line))
+    $failure = $null
+    try {
+        $State.Stdin.Write($line)
+        $State.Stdin.Write("`n")
+        $State.Stdin.Flush()
+    }
+    catch { $failure = $_.Exception }
+    if ($null -ne $failure) {
+        $detail = Get-ChildFailureDetail -State $State
+        $State.Cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("The az-keyvault-backup process stopped accepting requests ({0})." -f $detail) -ErrorId 'ExecutableExited' -Category InvalidResult -TargetObject $State.ExecutablePath -InnerException $failure))
+    }
+}
+
+function Get-TaskLine {
+    # A faulted read (pipe closed under us) counts as end of stream.
+    param($Task)
+    try { return $Task.GetAwaiter().GetResult() } catch { return $null }
+}
+
+function Read-ChildStream {
+    # Handles every line already read on stdout and stderr, optionally waiting up to TimeoutMs for
+    # the first one. Runs on the pipeline thread so that Write-Verbose and friends are allowed.
+    param([hashtable]$State, [int]$TimeoutMs = 0)
+    if ($TimeoutMs -gt 0) {
+        $tasks = @()
+        if ($null -ne $State.StdoutTask) { $tasks += $State.StdoutTask }
+        if ($null -ne $State.StderrTask) { $tasks += $State.StderrTask }
+        if ($tasks.Count -gt 0) { [void][System.Threading.Tasks.Task]::WaitAny([System.Threading.Tasks.Task[]]$tasks, $TimeoutMs) }
+    }
+    do {
+        $progressed = $false
+        if ($null -ne $State.StderrTask -and $State.StderrTask.IsCompleted) {
+            $progressed = $true
+            $line = Get-TaskLine -Task $State.StderrTask
+            if ($null -eq $line) { $State.StderrTask = $null; $State.StderrEof = $true }
+            else {
+                $State.StderrTask = $State.Process.StandardError.ReadLineAsync()
+                Receive-StderrLine -State $State -Line $line
+            }
+        }
+        if ($null -ne $State.StdoutTask -and $State.StdoutTask.IsCompleted) {
+            $progressed = $true
+            $line = Get-TaskLine -Task $State.StdoutTask
+            if ($null -eq $line) { $State.StdoutTask = $null; $State.StdoutEof = $true }
+            else {
+                $State.StdoutTask = $State.Process.StandardOutput.ReadLineAsync()
+                Receive-StdoutLine -State $State -Line $line
+            }
+        }
+    } while ($progressed)
+}
+
+function Receive-StderrLine {
+    param([hashtable]$State, [string]$Line)
+    $record = $null
+    if ($Line.StartsWith('{')) {
+        try { $record = ConvertFrom-Json -InputObject $Line } catch { $record = $null }
+    }
+    if ($null -eq $record -or $null -eq $record.PSObject.Properties['level'] -or $null -eq $record.PSObject.Properties['message']) {
+        # Not a diagnostic: the runtime itself failing. Kept to explain a crash.
+        $State.StderrTail.Add($Line)
+        if ($State.StderrTail.Count -gt $script:StderrTailLines) { $State.StderrTail.RemoveAt(0) }
+        Write-Debug ('stderr: {0}' -f $Line)
+        return
+    }
+    switch ([string]$record.level) {
+        'warning' { Write-Warning ([string]$record.message) }
+        'debug' { Write-Debug ([string]$record.message) }
+        default { Write-Verbose ([string]$record.message) }
+    }
+}
+
+function Receive-StdoutLine {
+    param([hashtable]$State, [string]$Line)
+    Write-Debug ('<= {0}' -f (Hide-Token -Line $Line))
+    $message = $null
+    try { $message = ConvertFrom-Json -InputObject $Line } catch { $message = $null }
+    if ($null -eq $message -or $null -eq $message.PSObject.Properties['type']) {
+        $State.Fatal = New-ErrorRecord -Message ("The az-keyvault-backup process wrote a line that is not protocol JSON: {0}" -f $Line) -ErrorId 'ProtocolError' -Category InvalidData -TargetObject $State.ExecutablePath
+        return
+    }
+    switch ([string]$message.type) {
+        'hello' { $State.Hello = $message }
+        'result' {
+            $key = [string]$message.id
+            $entry = $State.Pending[$key]
+            if ($null -eq $entry) {
+                $State.Fatal = New-ErrorRecord -Message ("The az-keyvault-backup process answered an unknown request id '{0}'." -f $key) -ErrorId 'ProtocolError' -Category InvalidData -TargetObject $State.ExecutablePath
+                return
+            }
+            $State.Pending.Remove($key)
+            $entry.Result = $message
+            $entry.Done = $true
+        }
+        'bye' { $State.Bye = $message }
+        'error' {
+            if ($null -eq $State.Hello) { $State.HandshakeError = $message }
+            else { $State.Fatal = New-ErrorRecord -Message ("The az-keyvault-backup process reported: {0}" -f $message.message) -ErrorId ([string]$message.errorId) -Category InvalidData -TargetObject $State.ExecutablePath }
+        }
+        'protocolError' {
+            $tail = ($State.StderrTail -join [System.Environment]::NewLine)
+            $State.Fatal = New-ErrorRecord -Message ("The az-keyvault-backup process rejected a request: {0} {1}" -f $message.message, $tail).Trim() -ErrorId 'ProtocolError' -Category InvalidData -TargetObject $State.ExecutablePath
+        }
+        default { Write-Debug ('Ignoring unknown message type {0}' -f $message.type) }
+    }
+}
+
+function Get-ChildFailureDetail {
+    # Collects exit code and the non-JSON stderr tail so a crash explains itself.
+    param([hashtable]$State)
+    $process = $State.Process
+    $exitText = 'still running'
+    if ($null -ne $process) {
+        $watch = [System.Diagnostics.Stopwatch]::StartNew()
+        while (-not $process.HasExited -and $watch.ElapsedMilliseconds -lt $script:AbortGraceMs) { [void]$process.WaitForExit(100) }
+        while (-not $State.StderrEof -and $null -ne $State.StderrTask -and $watch.ElapsedMilliseconds -lt (2 * $script:AbortGraceMs)) {
+            if ($State.StderrTask.Wait(100)) {
+                $line = Get-TaskLine -Task $State.StderrTask
+                if ($null -eq $line) { $State.StderrTask = $null; $State.StderrEof = $true }
+                else { $State.StderrTask = $process.StandardError.ReadLineAsync(); Receive-StderrLine -State $State -Line $line }
+            }
+        }
+        if ($process.HasExited) { $exitText = 'exit code {0}' -f $process.ExitCode }
+    }
+    if ($State.StderrTail.Count -gt 0) {
+        return '{0}; stderr: "{1}"' -f $exitText, ($State.StderrTail -join [System.Environment]::NewLine)
+    }
+    return $exitText
+}
+
+function Assert-ChildHealthy {
+    param([hashtable]$State)
+    if ($null -ne $State.Fatal) { $State.Cmdlet.ThrowTerminatingError($State.Fatal) }
+    if ($State.StdoutEof -and $null -eq $State.Bye) {
+        $detail = Get-ChildFailureDetail -State $State
+        $State.Cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("The az-keyvault-backup process ended unexpectedly ({0})." -f $detail) -ErrorId 'ExecutableExited' -Category InvalidResult -TargetObject $State.ExecutablePath))
+    }
+}
+
+function Write-ReadyEntry {
+    # Output strictly in input order: local failures wait behind earlier requests in flight.
+    param([hashtable]$State)
+    while ($State.Queue.Count -gt 0) {
+        $head = $State.Queue.Peek()
+        if (-not $head.Done) { return }
+        [void]$State.Queue.Dequeue()
+        if ($null -ne $head.ErrorRecord) {
+            $State.Cmdlet.WriteError($head.ErrorRecord)
+        }
+        elseif ($head.Result.ok) {
+            $State.Cmdlet.WriteObject([string]$head.Result.path)
+        }
+        else {
+            $State.Cmdlet.WriteError((ConvertFrom-ResultError -Entry $head))
+        }
+    }
+}
+
+function ConvertFrom-ResultError {
+    param([hashtable]$Entry)
+    $failure = $Entry.Result.error
+    $vault = $Entry.VaultName
+    $name = $Entry.Name
+    $message = 'The backup failed.'
+    $errorId = 'InternalError'
+    $categoryName = 'NotSpecified'
+    if ($null -ne $failure) {
+        if ($failure.message) { $message = [string]$failure.message }
+        if ($failure.errorId) { $errorId = [string]$failure.errorId }
+        if ($failure.category) { $categoryName = [string]$failure.category }
+        if ($failure.vaultName) { $vault = [string]$failure.vaultName }
+        if ($failure.name) { $name = [string]$failure.name }
+    }
+    if ($vault -and $name) { $message = "{0} (vault '{1}', secret '{2}')" -f $message, $vault, $name }
+    elseif ($Entry.SecretId) { $message = "{0} (secret '{1}')" -f $message, $Entry.SecretId }
+    return New-ErrorRecord -Message $message -ErrorId $errorId -Category (ConvertTo-ErrorCategory -Name $categoryName) -TargetObject $Entry.Target
+}
+
+function Add-LocalError {
+    param([hashtable]$State, [System.Management.Automation.ErrorRecord]$ErrorRecord)
+    $State.Queue.Enqueue(@{ Done = $true; ErrorRecord = $ErrorRecord })
+}
+
+function Invoke-BackupItem {
+    param(
+        [hashtable]$State,
+        [string]$ParameterSetName,
+        [string]$VaultName,
+        [string]$Name,
+        $InputObject,
+        [string]$Id,
+        [string]$OutputFile,
+        [bool]$Force
+    )
+    $cmdlet = $State.Cmdlet
+    $secretId = $null
+    $targetObject = $Name
+    if ($ParameterSetName -eq $script:SetBySecret) {
+        $targetObject = $InputObject
+        $identity = Get-SecretIdentity -InputObject $InputObject
+        if ($null -eq $identity) {
+            $typeName = 'null'
+            if ($null -ne $InputObject) { $typeName = $InputObject.GetType().FullName }
+            Add-LocalError -State $State -ErrorRecord (New-ErrorRecord -Message ("The input object of type '{0}' is not a Key Vault secret: it needs non-empty VaultName and Name properties, like the objects Get-AzKeyVaultSecret emits." -f $typeName) -ErrorId 'InvalidInputObject' -Category InvalidArgument -TargetObject $InputObject)
+            Sync-Output -State $State
+            return
+        }
+        $VaultName = $identity.VaultName
+        $Name = $identity.Name
+    }
+    elseif ($ParameterSetName -eq $script:SetBySecretUri) {
+        $secretId = $Id
+        $parts = Get-SecretUriParts -Id $Id
+        if ($null -ne $parts) { $VaultName = $parts.VaultName; $Name = $parts.Name; $targetObject = $parts.Name }
+        else { $VaultName = $null; $Name = $null; $targetObject = $Id }
+    }
+    elseif ($ParameterSetName -ne $script:SetBySecretName) {
+        throw ('Unknown parameter set {0}' -f $ParameterSetName)
+    }
+
+    $shouldProcessTarget = $Name
+    if (-not $shouldProcessTarget) { $shouldProcessTarget = $Id }
+    if (-not $cmdlet.ShouldProcess($shouldProcessTarget, 'Backup secret')) {
+        Sync-Output -State $State
+        return
+    }
+
+    $request = [ordered]@{ type = 'backup'; id = 0 }
+    if ($null -ne $secretId) { $request.secretId = $secretId }
+    else { $request.vaultName = $VaultName; $request.name = $Name }
+
+    $forceWrite = $Force
+    if ($OutputFile) {
+        try { $resolved = $cmdlet.GetUnresolvedProviderPathFromPSPath($OutputFile) }
+        catch {
+            if ($_.Exception -is [System.Management.Automation.PipelineStoppedException]) { throw }
+            Add-LocalError -State $State -ErrorRecord (New-ErrorRecord -Message ("The output file '{0}' cannot be resolved to a file-system path: {1}" -f $OutputFile, $_.Exception.Message) -ErrorId 'InvalidOutputFile' -Category InvalidArgument -TargetObject $targetObject -InnerException $_.Exception)
+            Sync-Output -State $State
+            return
+        }
+        $request.outputFile = $resolved
+        # A directory gets a fresh default name inside it, so there is nothing to overwrite. A path
+        # already targeted earlier in this pipeline counts as existing: its file may not be written yet.
+        $exists = -not [System.IO.Directory]::Exists($resolved) -and ([System.IO.File]::Exists($resolved) -or $State.Targets.Contains($resolved))
+        if ($exists -and -not $Force) {
+            $yesToAll = [bool]$State.YesToAll
+            $noToAll = [bool]$State.NoToAll
+            $confirmed = $false
+            $promptFailure = $null
+            try {
+                $confirmed = $cmdlet.ShouldContinue(("Overwrite existing file at '{0}' ?" -f $resolved), 'Overwrite File ?', [ref]$yesToAll, [ref]$noToAll)
+            }
+            catch {
+                if ($_.Exception -is [System.Management.Automation.PipelineStoppedException]) { throw }
+                $promptFailure = $_.Exception
+            }
+            $State.YesToAll = $yesToAll
+            $State.NoToAll = $noToAll
+            if ($null -ne $promptFailure) {
+                Add-LocalError -State $State -ErrorRecord (New-ErrorRecord -Message ("The file '{0}' already exists and cannot be confirmed for overwriting here ({1}). Use -Force to overwrite it." -f $resolved, $promptFailure.Message) -ErrorId 'FileExists' -Category ResourceExists -TargetObject $targetObject -InnerException $promptFailure)
+                Sync-Output -State $State
+                return
+            }
+            if (-not $confirmed) {
+                Write-Verbose ("Not overwriting '{0}'." -f $resolved)
+                Sync-Output -State $State
+                return
+            }
+            $forceWrite = $true
+        }
+        [void]$State.Targets.Add($resolved)
+        Write-Verbose ("Backing up secret '{0}' from vault '{1}' to '{2}'." -f $Name, $VaultName, $resolved)
+    }
+    else {
+        $directory = $cmdlet.SessionState.Path.CurrentFileSystemLocation.ProviderPath
+        $request.directory = $directory
+        Write-Verbose ("Backing up secret '{0}' from vault '{1}' into directory '{2}'." -f $Name, $VaultName, $directory)
+    }
+    $request.force = [bool]$forceWrite
+
+    if ($null -eq $State.Process) { Start-BackupChild -State $State }
+    $requestId = $State.NextId
+    $State.NextId = $requestId + 1
+    $request.id = $requestId
+    $entry = @{ Done = $false; Result = $null; ErrorRecord = $null; Target = $targetObject; VaultName = $VaultName; Name = $Name; SecretId = $secretId }
+    $State.Pending[[string]$requestId] = $entry
+    $State.Queue.Enqueue($entry)
+    Send-ChildMessage -State $State -Message $request
+    Sync-Output -State $State
+}
+
+function Sync-Output {
+    # Non-blocking: emit whatever is ready without waiting for the executable.
+    param([hashtable]$State)
+    if ($null -ne $State.Process) { Read-ChildStream -State $State }
+    Write-ReadyEntry -State $State
+    if ($null -ne $State.Process) { Assert-ChildHealthy -State $State }
+}
+
+function Complete-BackupChild {
+    # Normal end of the pipeline: no more requests, wait for every result, then for the exit.
+    param([hashtable]$State)
+    if ($null -ne $State.Process) {
+        Send-ChildMessage -State $State -Message ([ordered]@{ type = 'end' })
+        while ($null -eq $State.Bye -and -not $State.StdoutEof) {
+            Read-ChildStream -State $State -TimeoutMs 100
+            Write-ReadyEntry -State $State
+            if ($null -ne $State.Fatal) { $State.Cmdlet.ThrowTerminatingError($State.Fatal) }
+        }
+        Write-ReadyEntry -State $State
+        Assert-ChildHealthy -State $State
+        if ($State.Queue.Count -gt 0) {
+            $State.Cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ('The az-keyvault-backup process finished without answering {0} request(s).' -f $State.Queue.Count) -ErrorId 'ProtocolError' -Category InvalidData -TargetObject $State.ExecutablePath))
+        }
+        # Drain stderr to its end so the last warnings are not lost.
+        $watch = [System.Diagnostics.Stopwatch]::StartNew()
+        while (-not $State.StderrEof -and $watch.ElapsedMilliseconds -lt 10000) {
+            Read-ChildStream -State $State -TimeoutMs 100
+        }
+        $process = $State.Process
+        while (-not $process.HasExited -and $watch.ElapsedMilliseconds -lt 10000) { [void]$process.WaitForExit(100) }
+        if ($process.HasExited -and $process.ExitCode -ne 0) {
+            Write-Verbose ('az-keyvault-backup exited with code {0}.' -f $process.ExitCode)
+        }
+    }
+    Write-ReadyEntry -State $State
+}
+
+function Stop-BackupChild {
+    # Abort: closing stdin without 'end' makes the executable cancel, remove its temporary files
+    # and exit; Kill is only for a child that does not manage that in time.
+    param([hashtable]$State)
+    $process = $State.Process
+    if ($null -eq $process) { return }
+    $State.Process = $null
+    try {
+        if ($null -ne $State.Stdin) { try { $State.Stdin.Dispose() } catch { Write-Debug 'stdin already closed' } }
+        $watch = [System.Diagnostics.Stopwatch]::StartNew()
+        try {
+            while (-not $process.HasExited -and $watch.ElapsedMilliseconds -lt $script:AbortGraceMs) { [void]$process.WaitForExit(100) }
+            if (-not $process.HasExited) { $process.Kill(); [void]$process.WaitForExit(1000) }
+        }
+        catch { Write-Debug ('Ending the child: {0}' -f $_.Exception.Message) }
+    }
+    finally {
+        Remove-LiveChild -State $State
+        try { $process.Dispose() } catch { Write-Debug 'dispose failed' }
+    }
+}
+
+function Remove-LiveChild {
+    param([hashtable]$State)
+    for ($i = $script:LiveChildren.Count - 1; $i -ge 0; $i--) {
+        if ([object]::ReferenceEquals($script:LiveChildren[$i], $State)) { $script:LiveChildren.RemoveAt($i) }
+    }
+}
+
+function Close-BackupChild {
+    param([hashtable]$State)
+    $process = $State.Process
+    if ($null -eq $process) { return }
+    $State.Process = $null
+    Remove-LiveChild -State $State
+    if (-not $process.HasExited) {
+        try { $process.Kill() } catch { Write-Debug ('Ending the child: {0}' -f $_.Exception.Message) }
+    }
+    try { $process.Dispose() } catch { Write-Debug 'dispose failed' }
+}
+
+function Stop-StaleChild {
+    # A child is stale when its pipeline can no longer reach its end block: stopped, or from an
+    # earlier command line. Nested invocations in the same command line are left alone.
+    param([long]$HistoryId)
+    foreach ($state in @($script:LiveChildren.ToArray())) {
+        $stale = $true
+        try {
+            $stale = $null -eq $state.Process -or $state.Process.HasExited -or $state.Cmdlet.Stopping -or $state.HistoryId -ne $HistoryId
+        }
+        catch { $stale = $true }
+        if ($stale) { Stop-BackupChild -State $state; Remove-LiveChild -State $state }
+    }
+}
+
+function Backup-AzKeyVaultSecret {
+    <#
+    .SYNOPSIS
+    Backs up a secret in a key vault.
+
+    .DESCRIPTION
+    The Backup-AzKeyVaultSecret cmdlet backs up a specified secret in a key vault by downloading it
+    and storing it in a file. If there are multiple versions of the secret, all versions are included
+    in the backup. Because the downloaded content is encrypted, it cannot be used outside of Azure Key
+    Vault. You can restore a backed-up secret to any key vault in the subscription that it was backed
+    up from (Restore-AzKeyVaultSecret, or az keyvault secret restore: the files are the same bytes).
+
+    This module is a drop-in for the Az.KeyVault cmdlet of the same name and does not need the Az
+    modules. The work is done by the az-keyvault-backup executable bundled with the module: one
+    process per pipeline, which backs up piped secrets concurrently (see -ThrottleLimit) and writes
+    each file atomically. Results come out in input order.
+
+    Without an Az context the executable signs in with the environment, workload identity, managed
+    identity (App Service, Azure Automation), Azure CLI, Azure PowerShell or Azure Developer CLI
+    credentials, in that order.
+
+    .PARAMETER VaultName
+    Specifies the name of the key vault that contains the secret to back up.
+
+    .PARAMETER Name
+    Specifies the name of the secret to back up. Alias: SecretName.
+
+    .PARAMETER InputObject
+    Secret to be backed up, pipelined in from the output of a retrieval call (Get-AzKeyVaultSecret).
+    Any object with VaultName and Name properties is accepted; other objects fail with the error id
+    InvalidInputObject and the pipeline goes on. Alias: Secret.
+
+    .PARAMETER Id
+    The secret's URI, for example https://myvault.vault.azure.net/secrets/mysecret. A version
+    segment is ignored: a backup holds all versions. Alias: SecretId.
+
+    .PARAMETER OutputFile
+    Specifies the output file in which the backup blob is stored. Relative paths, ~ and PowerShell
+    drives are resolved against the current PowerShell location. If you do not specify this
+    parameter, a file named <vault>-<secret>-<seconds since 1970> (lower-cased) is created in the
+    current PowerShell location. If it names an existing directory, that default file name is used
+    inside the directory. If the file exists, you are asked whether to overwrite it unless -Force
+    is given; where no prompt is possible (pwsh -NonInteractive, runbooks) the item fails with the
+    error id FileExists and the file is left untouched.
+
+    .PARAMETER Force
+    Overwrites an existing output file without asking. -Confirm:$false does not do this.
+
+    .PARAMETER DefaultProfile
+    The credentials, account, tenant, and subscription used for communication with Azure (an Az
+    context, as returned by Get-AzContext). Aliases: AzContext, AzureRmContext, AzureCredential.
+
+    .PARAMETER ThrottleLimit
+    The most backups in flight at once within one pipeline, 1 to 64; default 16. Not in Az.
+
+    .PARAMETER WhatIf
+    Shows what would happen if the cmdlet runs. The cmdlet is not run and no executable is started.
+
+    .PARAMETER Confirm
+    Prompts you for confirmation before backing up each secret.
+
+    .INPUTS
+    Microsoft.Azure.Commands.KeyVault.Models.PSKeyVaultSecretIdentityItem, or any object with VaultName and Name properties.
+
+    .OUTPUTS
+    System.String. The full path of each backup file.
+
+    .EXAMPLE
+    PS C:\Users\username\> Backup-AzKeyVaultSecret -VaultName 'MyKeyVault' -Name 'MySecret'
+
+    C:\Users\username\mykeyvault-mysecret-1527029447.01191
+
+    Backs up the secret MySecret of the key vault MyKeyVault to a file with an automatically
+    generated name in the current location, and writes the file's path.
+
+    .EXAMPLE
+    PS C:\> Backup-AzKeyVaultSecret -VaultName 'MyKeyVault' -Name 'MySecret' -OutputFile 'C:\Backup.blob' -Force
+
+    C:\Backup.blob
+
+    Backs up the secret MySecret to the file C:\Backup.blob, overwriting it without prompting if it exists.
+
+    .EXAMPLE
+    PS C:\> $secret = Get-AzKeyVaultSecret -VaultName 'MyKeyVault' -Name 'MySecret'
+    PS C:\> Backup-AzKeyVaultSecret -Secret $secret -OutputFile 'C:\Backup.blob'
+
+    C:\Backup.blob
+
+    Uses the $secret object's vault name and name to back up the secret to the file C:\Backup.blob.
+
+    .EXAMPLE
+    PS C:\> Get-AzKeyVaultSecret -VaultName 'MyKeyVault' | Backup-AzKeyVaultSecret -OutputFile ./backups -Force
+
+    Backs up every secret of the vault MyKeyVault into the existing directory ./backups, one file
+    per secret with its default name, several at a time, through one executable process. A secret
+    that fails (for example a certificate-backed one) gives an error and the others go on.
+
+    .NOTES
+    Differences from Az.KeyVault's Backup-AzKeyVaultSecret:
+    - Several piped secrets without -OutputFile each get their own default file name (Az reuses the
+      first name). Default names are lower-cased and use the platform's path separator.
+    - -OutputFile may name an existing directory: each secret's default file name is used inside it.
+    - Within one pipeline, a second item aimed at the same -OutputFile counts as an existing file.
+    - Errors carry real categories and ids (SecretNotFound/ObjectNotFound, AccessDenied/PermissionDenied,
+      AuthenticationFailed, Throttled, ConnectionFailed, FileExists/ResourceExists, WriteFailed,
+      ServiceError, InvalidArgument, InvalidInputObject) and the service's own message.
+    - -ThrottleLimit is added. Piping $null or an empty string fails in parameter binding as it does in Az.
+    - Files are written atomically; a stopped pipeline leaves no partial file behind.
+    #>
+    [CmdletBinding(DefaultParameterSetName = 'BySecretName', SupportsShouldProcess)]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory, Position = 0, ParameterSetName = 'BySecretName')]
+        [ValidateNotNullOrEmpty()]
+        [string]$VaultName,
+
+        [Parameter(Mandatory, Position = 1, ParameterSetName = 'BySecretName')]
+        [ValidateNotNullOrEmpty()]
+        [Alias('SecretName')]
+        [string]$Name,
+
+        [Parameter(Mandatory, Position = 0, ValueFromPipeline, ParameterSetName = 'BySecret')]
+        [ValidateNotNullOrEmpty()]
+        [Alias('Secret')]
+        [object]$InputObject,
+
+        [Parameter(Mandatory, Position = 0, ParameterSetName = 'BySecretUri')]
+        [ValidateNotNullOrEmpty()]
+        [Alias('SecretId')]
+        [string]$Id,
+
+        [Parameter(Position = 2)]
+        [ValidateNotNullOrEmpty()]
+        [string]$OutputFile,
+
+        [Parameter()]
+        [switch]$Force,
+
+        [Parameter()]
+        [ValidateNotNullOrEmpty()]
+        [Alias('AzContext', 'AzureRmContext', 'AzureCredential')]
+        [object]$DefaultProfile,
+
+        [Parameter()]
+        [ValidateRange(1, 64)]
+        [int]$ThrottleLimit = 16
+    )
+
+    begin {
+        # Windows PowerShell maps -Debug to Inquire, which would prompt on every protocol line.
+        if ($PSBoundParameters.ContainsKey('Debug') -and $DebugPreference -eq 'Inquire') { $DebugPreference = 'Continue' }
+        Stop-StaleChild -HistoryId $MyInvocation.HistoryId
+        $logLevel = 'warning'
+        if ($DebugPreference -ne 'SilentlyContinue' -and $DebugPreference -ne 'Ignore') { $logLevel = 'debug' }
+        elseif ($VerbosePreference -ne 'SilentlyContinue' -and $VerbosePreference -ne 'Ignore') { $logLevel = 'verbose' }
+        $pipelineState = New-PipelineState -Cmdlet $PSCmdlet -ThrottleLimit $ThrottleLimit -LogLevel $logLevel -HistoryId $MyInvocation.HistoryId
+    }
+
+    process {
+        $finished = $false
+        try {
+            Invoke-BackupItem -State $pipelineState -ParameterSetName $PSCmdlet.ParameterSetName -VaultName $VaultName -Name $Name -InputObject $InputObject -Id $Id -OutputFile $OutputFile -Force $Force.IsPresent
+            $finished = $true
+        }
+        finally {
+            # Reached without $finished on a stop (Ctrl+C, Select-Object -First, a downstream throw)
+            # or a terminating error: the end block will not run, so end the child here.
+            if (-not $finished) { Stop-BackupChild -State $pipelineState }
+        }
+    }
+
+    end {
+        $finished = $false
+        try {
+            Complete-BackupChild -State $pipelineState
+            $finished = $true
+        }
+        finally {
+            if ($finished) { Close-BackupChild -State $pipelineState }
+            else { Stop-BackupChild -State $pipelineState }
+        }
+    }
+}
+
+$ExecutionContext.SessionState.Module.OnRemove = {
+    foreach ($state in @($script:LiveChildren.ToArray())) { Stop-BackupChild -State $state }
+}
+
+Export-ModuleMember -Function Backup-AzKeyVaultSecret
