@@ -18,6 +18,8 @@ export interface PwshRun {
   outputs: unknown[];
   outputTypes: string[];
   errors: PwshError[];
+  /** Outputs and errors interleaved as they came: 'output' or 'error:<FullyQualifiedErrorId>'. */
+  sequence: string[];
   verbose: string[];
   warnings: string[];
   debug: string[];
@@ -48,11 +50,12 @@ param([string]$ResultPath, [string]$ScriptPath, [string]$ModulePath)
 $ErrorActionPreference = 'Continue'
 $ProgressPreference = 'SilentlyContinue'
 if ($null -ne (Get-Variable -Name PSStyle -ErrorAction Ignore)) { $PSStyle.OutputRendering = 'PlainText' }
-$result = [ordered]@{ outputs = [System.Collections.Generic.List[object]]::new(); outputTypes = [System.Collections.Generic.List[string]]::new(); errors = [System.Collections.Generic.List[object]]::new(); verbose = [System.Collections.Generic.List[string]]::new(); warnings = [System.Collections.Generic.List[string]]::new(); debug = [System.Collections.Generic.List[string]]::new() }
+$result = [ordered]@{ outputs = [System.Collections.Generic.List[object]]::new(); outputTypes = [System.Collections.Generic.List[string]]::new(); errors = [System.Collections.Generic.List[object]]::new(); sequence = [System.Collections.Generic.List[string]]::new(); verbose = [System.Collections.Generic.List[string]]::new(); warnings = [System.Collections.Generic.List[string]]::new(); debug = [System.Collections.Generic.List[string]]::new() }
 function Add-Record($record) {
     if ($record -is [System.Management.Automation.ErrorRecord]) {
         $target = $null; $targetType = $null
         if ($null -ne $record.TargetObject) { $target = [string]$record.TargetObject; $targetType = $record.TargetObject.GetType().FullName }
+        $result.sequence.Add('error:' + $record.FullyQualifiedErrorId)
         $result.errors.Add([ordered]@{ fqid = $record.FullyQualifiedErrorId; category = $record.CategoryInfo.Category.ToString(); targetType = $targetType; target = $target; message = $record.Exception.Message })
     }
     elseif ($record -is [System.Management.Automation.VerboseRecord]) { $result.verbose.Add($record.Message) }
@@ -61,6 +64,7 @@ function Add-Record($record) {
     elseif ($record -is [System.Management.Automation.InformationRecord]) { }
     else {
         $result.outputs.Add($record)
+        $result.sequence.Add('output')
         if ($null -eq $record) { $result.outputTypes.Add('null') } else { $result.outputTypes.Add($record.GetType().FullName) }
     }
 }
