@@ -26,9 +26,11 @@ $script:ServeArgumentMap = [ordered]@{
 # found here and ended by the next invocation or when the module is removed.
 $script:LiveChildren = [System.Collections.Generic.List[object]]::new()
 
-$script:ModuleVersionText = '0.0.0'
-if ($null -ne $ExecutionContext.SessionState.Module -and $null -ne $ExecutionContext.SessionState.Module.Version) {
-    $script:ModuleVersionText = $ExecutionContext.SessionState.Module.Version.ToString()
+function Get-ModuleVersionText {
+    # Read when used: while the psm1 itself loads, the manifest's version is not applied yet.
+    $module = $ExecutionContext.SessionState.Module
+    if ($null -ne $module -and $null -ne $module.Version) { return $module.Version.ToString() }
+    return '0.0.0'
 }
 
 function Get-RuntimeIdentifier {
@@ -265,7 +267,7 @@ function Start-BackupChild {
     $State.StdoutTask = $process.StandardOutput.ReadLineAsync()
     $State.StderrTask = $process.StandardError.ReadLineAsync()
 
-    Send-ChildMessage -State $State -Message ([ordered]@{ type = 'hello'; protocol = $script:ProtocolVersion; client = ('Az.KeyVault.Backup {0}' -f $script:ModuleVersionText) })
+    Send-ChildMessage -State $State -Message ([ordered]@{ type = 'hello'; protocol = $script:ProtocolVersion; client = ('Az.KeyVault.Backup {0}' -f (Get-ModuleVersionText)) })
     $watch = [System.Diagnostics.Stopwatch]::StartNew()
     while ($null -eq $State.Hello -and $null -eq $State.HandshakeError -and -not $State.StdoutEof -and $null -eq $State.Fatal) {
         if ($watch.ElapsedMilliseconds -gt $script:HandshakeTimeoutMs) {
@@ -276,13 +278,10 @@ function Start-BackupChild {
     if ($null -ne $State.Fatal) { $cmdlet.ThrowTerminatingError($State.Fatal) }
     $answer = $State.Hello
     if ($null -eq $answer) { $answer = $State.HandshakeError }
-    if ($null -eq $answer) {
-        $detail = Get-ChildFailureDetail -State $State
-        $cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("The az-keyvault-backup executable at '{0}' exited before the handshake ({1})." -f $path, $detail) -ErrorId 'ExecutableFailed' -Category ResourceUnavailable -TargetObject $path))
-    }
+    if ($null -eq $answer) { $cmdlet.ThrowTerminatingError((New-ChildDiedRecord -State $State)) }
     $theirs = $answer.protocol
     if ($null -ne $State.HandshakeError -or [string]$theirs -ne [string]$script:ProtocolVersion) {
-        $cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("Protocol version mismatch: module Az.KeyVault.Backup {0} speaks protocol {1}, executable '{2}' (version {3}) speaks protocol {4}. Reinstall the module." -f $script:ModuleVersionText, $script:ProtocolVersion, $path, $answer.version, $theirs) -ErrorId 'ProtocolVersionMismatch' -Category InvalidData -TargetObject $path))
+        $cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("Protocol version mismatch: module Az.KeyVault.Backup {0} speaks protocol {1}, executable '{2}' (version {3}) speaks protocol {4}. Reinstall the module." -f (Get-ModuleVersionText), $script:ProtocolVersion, $path, $answer.version, $theirs) -ErrorId 'ProtocolVersionMismatch' -Category InvalidData -TargetObject $path))
     }
     Write-Verbose ("az-keyvault-backup {0} ready (protocol {1})." -f $answer.version, $theirs)
 }
@@ -298,10 +297,7 @@ function Send-ChildMessage {
         $State.Stdin.Flush()
     }
     catch { $failure = $_.Exception }
-    if ($null -ne $failure) {
-        $detail = Get-ChildFailureDetail -State $State
-        $State.Cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("The az-keyvault-backup process stopped accepting requests ({0})." -f $detail) -ErrorId 'ExecutableExited' -Category InvalidResult -TargetObject $State.ExecutablePath -InnerException $failure))
-    }
+    if ($null -ne $failure) { $State.Cmdlet.ThrowTerminatingError((New-ChildDiedRecord -State $State -InnerException $failure)) }
 }
 
 function Get-TaskLine {
@@ -421,13 +417,21 @@ function Get-ChildFailureDetail {
     return $exitText
 }
 
+function New-ChildDiedRecord {
+    # Dying before the handshake means the file cannot run here (wrong platform, broken install);
+    # dying later is a crash in the middle of the work.
+    param([hashtable]$State, [System.Exception]$InnerException)
+    $detail = Get-ChildFailureDetail -State $State
+    if ($null -eq $State.Hello) {
+        return New-ErrorRecord -Message ("The az-keyvault-backup executable at '{0}' exited before the handshake ({1})." -f $State.ExecutablePath, $detail) -ErrorId 'ExecutableFailed' -Category ResourceUnavailable -TargetObject $State.ExecutablePath -InnerException $InnerException
+    }
+    return New-ErrorRecord -Message ("The az-keyvault-backup process ended unexpectedly ({0})." -f $detail) -ErrorId 'ExecutableExited' -Category InvalidResult -TargetObject $State.ExecutablePath -InnerException $InnerException
+}
+
 function Assert-ChildHealthy {
     param([hashtable]$State)
     if ($null -ne $State.Fatal) { $State.Cmdlet.ThrowTerminatingError($State.Fatal) }
-    if ($State.StdoutEof -and $null -eq $State.Bye) {
-        $detail = Get-ChildFailureDetail -State $State
-        $State.Cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("The az-keyvault-backup process ended unexpectedly ({0})." -f $detail) -ErrorId 'ExecutableExited' -Category InvalidResult -TargetObject $State.ExecutablePath))
-    }
+    if ($State.StdoutEof -and $null -eq $State.Bye) { $State.Cmdlet.ThrowTerminatingError((New-ChildDiedRecord -State $State)) }
 }
 
 function Write-ReadyEntry {
@@ -591,9 +595,16 @@ function Sync-Output {
 }
 
 function Complete-BackupChild {
-    # Normal end of the pipeline: no more requests, wait for every result, then for the exit.
+    # Normal end of the pipeline. 'end' goes out only after the last result: once it is sent,
+    # closing stdin no longer means abort, so a stop during the wait could not cancel the work.
     param([hashtable]$State)
     if ($null -ne $State.Process) {
+        while ($State.Queue.Count -gt 0 -and -not $State.StdoutEof) {
+            Read-ChildStream -State $State -TimeoutMs 100
+            Write-ReadyEntry -State $State
+            if ($null -ne $State.Fatal) { $State.Cmdlet.ThrowTerminatingError($State.Fatal) }
+        }
+        Assert-ChildHealthy -State $State
         Send-ChildMessage -State $State -Message ([ordered]@{ type = 'end' })
         while ($null -eq $State.Bye -and -not $State.StdoutEof) {
             Read-ChildStream -State $State -TimeoutMs 100
@@ -631,7 +642,8 @@ function Stop-BackupChild {
         $watch = [System.Diagnostics.Stopwatch]::StartNew()
         try {
             while (-not $process.HasExited -and $watch.ElapsedMilliseconds -lt $script:AbortGraceMs) { [void]$process.WaitForExit(100) }
-            if (-not $process.HasExited) { $process.Kill(); [void]$process.WaitForExit(1000) }
+            if ($process.HasExited) { Write-Debug ('az-keyvault-backup aborted in {0} ms, exit code {1}.' -f $watch.ElapsedMilliseconds, $process.ExitCode) }
+            else { Write-Debug 'az-keyvault-backup did not end after stdin closed; killing it.'; $process.Kill(); [void]$process.WaitForExit(1000) }
         }
         catch { Write-Debug ('Ending the child: {0}' -f $_.Exception.Message) }
     }
