@@ -178,10 +178,9 @@ function Get-SecretUriParts {
 }
 
 function New-PipelineState {
-    param($Cmdlet, [int]$ThrottleLimit, [string]$LogLevel, [long]$HistoryId)
+    param($Cmdlet, [int]$ThrottleLimit, [string]$LogLevel)
     return @{
         Cmdlet        = $Cmdlet
-        HistoryId     = $HistoryId
         ThrottleLimit = $ThrottleLimit
         LogLevel      = $LogLevel
         Process       = $null
@@ -673,13 +672,13 @@ function Close-BackupChild {
 }
 
 function Stop-StaleChild {
-    # A child is stale when its pipeline can no longer reach its end block: stopped, or from an
-    # earlier command line. Nested invocations in the same command line are left alone.
-    param([long]$HistoryId)
+    # A child is stale when its pipeline can no longer reach its end block: stopped, or ended by a
+    # terminating error elsewhere in it. PowerShell disposes such a pipeline's commands, which
+    # clears their CommandRuntime. Live pipelines (a nested invocation's caller) are left alone.
     foreach ($state in @($script:LiveChildren.ToArray())) {
         $stale = $true
         try {
-            $stale = $null -eq $state.Process -or $state.Process.HasExited -or $state.Cmdlet.Stopping -or $state.HistoryId -ne $HistoryId
+            $stale = $null -eq $state.Process -or $state.Process.HasExited -or $null -eq $state.Cmdlet.CommandRuntime -or $state.Cmdlet.Stopping
         }
         catch { $stale = $true }
         if ($stale) { Stop-BackupChild -State $state; Remove-LiveChild -State $state }
@@ -837,11 +836,11 @@ function Backup-AzKeyVaultSecret {
     begin {
         # Windows PowerShell maps -Debug to Inquire, which would prompt on every protocol line.
         if ($PSBoundParameters.ContainsKey('Debug') -and $DebugPreference -eq 'Inquire') { $DebugPreference = 'Continue' }
-        Stop-StaleChild -HistoryId $MyInvocation.HistoryId
+        Stop-StaleChild
         $logLevel = 'warning'
         if ($DebugPreference -ne 'SilentlyContinue' -and $DebugPreference -ne 'Ignore') { $logLevel = 'debug' }
         elseif ($VerbosePreference -ne 'SilentlyContinue' -and $VerbosePreference -ne 'Ignore') { $logLevel = 'verbose' }
-        $pipelineState = New-PipelineState -Cmdlet $PSCmdlet -ThrottleLimit $ThrottleLimit -LogLevel $logLevel -HistoryId $MyInvocation.HistoryId
+        $pipelineState = New-PipelineState -Cmdlet $PSCmdlet -ThrottleLimit $ThrottleLimit -LogLevel $logLevel
     }
 
     process {

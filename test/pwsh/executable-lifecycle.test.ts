@@ -4,12 +4,31 @@ import { join } from 'node:path';
 import { sharedVault } from '../support/hooks.js';
 import { runtimeId } from '../support/paths.js';
 import { copyModule, psQuote, runPwsh, tempDir } from './run-pwsh.js';
-import { assertBackupFile, backedUp, backupRequests, filesIn, seed, uniqueVaultName } from './vault-fixtures.js';
+import { assertBackupFile, backedUp, backupRequests, defaultNamePattern, filesIn, seed, uniqueVaultName } from './vault-fixtures.js';
 
 const EXE_NAME = process.platform === 'win32' ? 'az-keyvault-backup.exe' : 'az-keyvault-backup';
 
+// A stand-in at the exact place the module looks for its executable: it records each start and
+// its arguments, then behaves as AZKVB_TRAP_MODE says (by default it fails before the handshake).
+const TRAP = `#!/bin/sh
+echo "$*" >> "$AZKVB_TRAP_LOG"
+hello='{"type":"hello","protocol":1,"version":"9.9.9"}'
+case "$AZKVB_TRAP_MODE" in
+  crash) read -r line; echo "$hello"; read -r line; echo 'TRAP-STDERR-MARKER runtime failure' >&2; exit 70 ;;
+  mismatch) read -r line; echo '{"type":"error","errorId":"ProtocolVersionMismatch","kind":"Protocol","message":"protocol 2 only","protocol":2}'; exit 11 ;;
+  protocolError) read -r line; echo "$hello"; read -r line; echo '{"type":"protocolError","errorId":"ProtocolError","message":"line 2 is not valid JSON","line":2}'; while read -r line; do :; done; exit 0 ;;
+  *) exit 3 ;;
+esac
+`;
+
 describe('PowerShell module: when the executable starts and ends', function () {
   const cleanup: string[] = [];
+  const trapModule = () => {
+    const module = copyModule({ rid: runtimeId(), name: EXE_NAME, content: TRAP, mode: 0o755 });
+    const logDir = tempDir('azkvb-trap-');
+    cleanup.push(module.dir, logDir);
+    return { module, trapLog: join(logDir, 'started.log') };
+  };
   after(function () {
     for (const d of cleanup) rmSync(d, { recursive: true, force: true });
   });
@@ -19,12 +38,7 @@ describe('PowerShell module: when the executable starts and ends', function () {
     const vault = sharedVault();
     const v = uniqueVaultName();
     seed(vault, v, ['w1', 'w2']);
-    const logDir = tempDir('azkvb-trap-');
-    cleanup.push(logDir);
-    const trapLog = join(logDir, 'started.log');
-    // A stand-in at the exact place the module looks: it records every start, then fails.
-    const module = copyModule({ rid: runtimeId(), name: EXE_NAME, content: `#!/bin/sh\necho started >> "$AZKVB_TRAP_LOG"\nexit 3\n`, mode: 0o755 });
-    cleanup.push(module.dir);
+    const { module, trapLog } = trapModule();
     const out = tempDir('azkvb-whatif-');
     cleanup.push(out);
     const run = await runPwsh(
@@ -43,7 +57,7 @@ describe('PowerShell module: when the executable starts and ends', function () {
     assert.deepEqual(run.errors, []);
     assert.deepEqual(run.outputs[0], { trapped: false }, 'no executable started under -WhatIf');
     assert.deepEqual(run.outputs[1], { caught: 'ExecutableFailed,Backup-AzKeyVaultSecret', category: 'ResourceUnavailable' });
-    assert.equal(readFileSync(trapLog, 'utf8'), 'started\n', 'exactly one start, the one without -WhatIf');
+    assert.equal(readFileSync(trapLog, 'utf8'), 'serve --log-level warning --concurrency 16\n', 'exactly one start, the one without -WhatIf');
     assert.equal(backupRequests(vault, v), 0, 'no request reached the vault');
     assert.deepEqual(filesIn(out), []);
     // ShouldProcess names the secret, for -Id the name parsed from the URI.
@@ -53,6 +67,82 @@ describe('PowerShell module: when the executable starts and ends', function () {
       whatIf.map((l) => /"([^"]*)"\.$/.exec(l)?.[1]),
       ['w1', 'w2', 'w1', 'w2'],
     );
+  });
+
+  it('an executable that crashes, speaks another protocol or rejects a line ends the pipeline with one terminating error', async function () {
+    if (process.platform === 'win32') this.skip();
+    const { module, trapLog } = trapModule();
+    const run = await runPwsh(
+      `
+      foreach ($mode in 'crash', 'mismatch', 'protocolError') {
+          $env:AZKVB_TRAP_MODE = $mode
+          try {
+              @([pscustomobject]@{ VaultName = 'trapvault'; Name = 'a' }, [pscustomobject]@{ VaultName = 'trapvault'; Name = 'b' }) |
+                  Backup-AzKeyVaultSecret -OutputFile ([System.IO.Path]::GetTempPath()) -ThrottleLimit 3 -Verbose 4>$null
+              'not reached'
+          }
+          catch { [pscustomobject]@{ caught = $_.FullyQualifiedErrorId; category = $_.CategoryInfo.Category.ToString(); quotesStderr = $_.Exception.Message.Contains('TRAP-STDERR-MARKER') } }
+      }
+      @(Get-Process | Where-Object { $null -ne $_.Parent -and $_.Parent.Id -eq $PID }).Count
+      `,
+      { env: { AZKVB_TRAP_LOG: trapLog }, module: module.manifest },
+    );
+    assert.deepEqual(run.errors, []);
+    assert.deepEqual(run.outputs, [
+      { caught: 'ExecutableExited,Backup-AzKeyVaultSecret', category: 'InvalidResult', quotesStderr: true },
+      { caught: 'ProtocolVersionMismatch,Backup-AzKeyVaultSecret', category: 'InvalidData', quotesStderr: false },
+      { caught: 'ProtocolError,Backup-AzKeyVaultSecret', category: 'InvalidData', quotesStderr: false },
+      0,
+    ]);
+    assert.equal(readFileSync(trapLog, 'utf8'), 'serve --log-level verbose --concurrency 3\n'.repeat(3), 'argv from the one mapping table');
+  });
+
+  it('ends the child of a pipeline that never reached its end block: at the next invocation, and on Remove-Module', async function () {
+    const vault = sharedVault();
+    const v = uniqueVaultName();
+    seed(vault, v, ['k1', 'k2']);
+    const out = tempDir('azkvb-stale-');
+    cleanup.push(out);
+    const run = await runPwsh(
+      `
+      function Get-ChildCount { @(Get-Process | Where-Object { $null -ne $_.Parent -and $_.Parent.Id -eq $PID }).Count }
+      # An upstream command fails while the function waits for input: neither its end block nor any
+      # finally of it runs, so the executable outlives the pipeline.
+      function Invoke-Broken {
+          try { & { [pscustomobject]@{ VaultName = '${v}'; Name = 'k1' }; Start-Sleep -Milliseconds 300; throw 'upstream failed' } | Backup-AzKeyVaultSecret -OutputFile ${psQuote(out)} -Force }
+          catch { 'upstream failed' }
+      }
+      Invoke-Broken
+      Get-ChildCount
+      Backup-AzKeyVaultSecret '${v}' 'k2' -OutputFile ${psQuote(out)}
+      Get-ChildCount
+      Invoke-Broken
+      Get-ChildCount
+      Remove-Module Az.KeyVault.Backup
+      Get-ChildCount
+      `,
+      { env: vault.env() },
+    );
+    assert.deepEqual(run.errors, []);
+    assert.equal(run.outputs.length, 7, JSON.stringify(run.outputs));
+    assert.deepEqual([run.outputs[0], run.outputs[1]], ['upstream failed', 1]);
+    assert.match(String(run.outputs[2]), defaultNamePattern(out, v, 'k2'));
+    assert.deepEqual(run.outputs.slice(3), [0, 'upstream failed', 1, 0]);
+  });
+
+  it('-Debug shows the protocol lines and the executable diagnostics', async function () {
+    const vault = sharedVault();
+    const v = uniqueVaultName();
+    seed(vault, v, ['d1']);
+    const out = tempDir('azkvb-debug-');
+    cleanup.push(out);
+    const run = await runPwsh(`Backup-AzKeyVaultSecret '${v}' 'd1' -OutputFile ${psQuote(out)} -Debug`, { env: vault.env() });
+    assert.deepEqual(run.errors, []);
+    assert.equal(run.outputs.length, 1);
+    const protocol = run.debug.filter((l) => /\{"type":"(hello|backup|result|end|bye)"/.test(l));
+    assert.ok(protocol.length >= 6, 'hello, backup and end sent; hello, result and bye received');
+    assert.ok(run.debug.length > protocol.length, 'the executable ran at debug level and its diagnostics came through');
+    assert.ok(!run.debug.some((l) => /eyJ[A-Za-z0-9_-]{10,}/.test(l)), 'no token in the debug stream');
   });
 
   it('a missing executable is one terminating ExecutableNotFound naming the file, however many items are piped', async function () {
