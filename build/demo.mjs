@@ -4,7 +4,7 @@
 //     (signed in by DefaultAzureCredential: az login, a managed identity, ...);
 //   - otherwise against the built-in local vault (HTTPS, real challenge, a
 //     managed-identity token endpoint on loopback), checking the bytes.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -57,11 +57,18 @@ const script = [
   'Import-Module $Module',
   'Backup-AzKeyVaultSecret -VaultName $VaultName -Name $Name -OutputFile $OutDir',
 ].join('\n');
-const result = run(tools.pwsh, [
-  '-NoProfile', '-NonInteractive', '-Command',
-  `& { ${script} } @args`,
-  path.join(repoRoot, 'Az.KeyVault.Backup.psd1'), vaultName, secretName, outDir,
-], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+// Asynchronous on purpose: the local vault answers from this process's event loop.
+const result = await new Promise((resolve, reject) => {
+  const child = spawn(tools.pwsh, [
+    '-NoProfile', '-NonInteractive', '-Command',
+    `& { ${script} } @args`,
+    path.join(repoRoot, 'Az.KeyVault.Backup.psd1'), vaultName, secretName, outDir,
+  ], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  let stdout = '';
+  child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+  child.on('error', reject);
+  child.on('close', (status) => resolve({ status, stdout }));
+});
 
 let code = result.status ?? 1;
 const written = result.stdout.trim();
