@@ -6,6 +6,8 @@ import { DEFINE_AZ_TYPES } from './az-types.js';
 import { psQuote, runPwsh, tempDir } from './run-pwsh.js';
 import { assertBackupFile, backedUp, defaultNamePattern, filesIn, seed, uniqueVaultName } from './vault-fixtures.js';
 
+const UNICODE_NAME = 'sauvegarde-\u00e9t\u00e9-\u6c49\u5b57-\u{1F510}.blob';
+
 describe('PowerShell module: Backup-AzKeyVaultSecret against the local vault', function () {
   const dirs: string[] = [];
   const dir = (prefix: string) => {
@@ -141,7 +143,7 @@ describe('PowerShell module: Backup-AzKeyVaultSecret against the local vault', f
   it('puts the default file in the PowerShell location even when the process working directory is elsewhere', async function () {
     const vault = sharedVault();
     const v = uniqueVaultName();
-    seed(vault, v, ['here']);
+    seed(vault, v, ['here', 'unicode']);
     const location = dir('azkvb-location-');
     const processCwd = dir('azkvb-cwd-');
     const run = await runPwsh(
@@ -149,6 +151,7 @@ describe('PowerShell module: Backup-AzKeyVaultSecret against the local vault', f
       Set-Location ${psQuote(location)}
       [pscustomobject]@{ processCwd = [System.IO.Directory]::GetCurrentDirectory() }
       Backup-AzKeyVaultSecret '${v}' 'here'
+      Backup-AzKeyVaultSecret '${v}' 'unicode' -OutputFile ${psQuote(UNICODE_NAME)}
       `,
       { env: vault.env(), cwd: processCwd },
     );
@@ -157,5 +160,8 @@ describe('PowerShell module: Backup-AzKeyVaultSecret against the local vault', f
     assert.match(String(run.outputs[1]), defaultNamePattern(location, v, 'here'));
     assert.deepEqual(filesIn(processCwd), []);
     assertBackupFile(vault, v, 'here', String(run.outputs[1]));
+    // Non-ASCII travels \u-escaped on the ASCII-only protocol and comes out as the same name.
+    assert.equal(run.outputs[2], join(location, UNICODE_NAME));
+    assertBackupFile(vault, v, 'unicode', join(location, UNICODE_NAME));
   });
 });

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { sharedVault } from '../support/hooks.js';
 import { runtimeId } from '../support/paths.js';
-import { copyModule, psQuote, runPwsh, tempDir } from './run-pwsh.js';
+import { copyModule, moduleManifestPath, psQuote, runPwsh, tempDir } from './run-pwsh.js';
 import { assertBackupFile, backedUp, backupRequests, defaultNamePattern, filesIn, seed, uniqueVaultName } from './vault-fixtures.js';
 
 const EXE_NAME = process.platform === 'win32' ? 'az-keyvault-backup.exe' : 'az-keyvault-backup';
@@ -128,6 +128,50 @@ describe('PowerShell module: when the executable starts and ends', function () {
     assert.deepEqual([run.outputs[0], run.outputs[1]], ['upstream failed', 1]);
     assert.match(String(run.outputs[2]), defaultNamePattern(out, v, 'k2'));
     assert.deepEqual(run.outputs.slice(3), [0, 'upstream failed', 1, 0]);
+  });
+
+  it('stopping the pipeline while it waits for results (what Ctrl+C does) aborts the executable at once', async function () {
+    const vault = sharedVault();
+    const v = uniqueVaultName();
+    const names = Array.from({ length: 30 }, (_, i) => `c${i}`);
+    seed(vault, v, names);
+    const out = tempDir('azkvb-ctrlc-');
+    cleanup.push(out);
+    vault.faults.setLatency(400);
+    let run;
+    try {
+      run = await runPwsh(
+        `
+        function Get-ChildCount { @(Get-Process | Where-Object { $null -ne $_.Parent -and $_.Parent.Id -eq $PID }).Count }
+        $ps = [powershell]::Create()
+        [void]$ps.AddScript('param($m, $v, $out) Import-Module $m; 0..29 | ForEach-Object { [pscustomobject]@{ VaultName = $v; Name = "c$_" } } | Backup-AzKeyVaultSecret -OutputFile $out -ThrottleLimit 2')
+        [void]$ps.AddArgument(${psQuote(moduleManifestPath())}).AddArgument('${v}').AddArgument(${psQuote(out)})
+        $async = $ps.BeginInvoke()
+        Start-Sleep -Milliseconds 1500
+        $before = Get-ChildCount
+        $watch = [System.Diagnostics.Stopwatch]::StartNew()
+        $ps.Stop()
+        [pscustomobject]@{ before = $before; stopMs = $watch.ElapsedMilliseconds; after = Get-ChildCount; state = $ps.InvocationStateInfo.State.ToString(); errors = @($ps.Streams.Error | ForEach-Object { [string]$_ }) }
+        `,
+        { env: vault.env() },
+      );
+    } finally {
+      vault.faults.setLatency(0);
+    }
+    assert.deepEqual(run.errors, []);
+    const summary = run.outputs[0] as { before: number; stopMs: number; after: number; state: string; errors: string[] };
+    assert.deepEqual(summary.errors, []);
+    assert.equal(summary.before, 1, 'the executable was running');
+    assert.equal(summary.state, 'Stopped');
+    assert.equal(summary.after, 0, 'the executable is gone');
+    assert.ok(summary.stopMs < 1500, `ended by the abort, not by the kill after the grace period (${summary.stopMs} ms)`);
+    const files = filesIn(out);
+    assert.ok(files.length < names.length);
+    for (const file of files) {
+      const match = new RegExp(`^${v}-(c\\d+)-\\d{9,}(\\.\\d+)?$`).exec(file);
+      assert.ok(match, `${file} is a finished backup, not a temporary file`);
+      assertBackupFile(vault, v, match[1] ?? '', join(out, file));
+    }
   });
 
   it('-Debug shows the protocol lines and the executable diagnostics', async function () {
