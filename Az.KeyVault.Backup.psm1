@@ -791,6 +791,7 @@ function Backup-AzKeyVaultSecret {
     - Errors carry real categories and ids (SecretNotFound/ObjectNotFound, AccessDenied/PermissionDenied,
       AuthenticationFailed, Throttled, ConnectionFailed, FileExists/ResourceExists, WriteFailed,
       ServiceError, InvalidArgument, InvalidInputObject) and the service's own message.
+    - -DefaultProfile is accepted but not used yet: sign-in goes through the executable's credential chain.
     - -ThrottleLimit is added. Piping $null or an empty string fails in parameter binding as it does in Az.
     - Files are written atomically; a stopped pipeline leaves no partial file behind.
     #>
@@ -837,6 +838,9 @@ function Backup-AzKeyVaultSecret {
         # Windows PowerShell maps -Debug to Inquire, which would prompt on every protocol line.
         if ($PSBoundParameters.ContainsKey('Debug') -and $DebugPreference -eq 'Inquire') { $DebugPreference = 'Continue' }
         Stop-StaleChild
+        if ($PSBoundParameters.ContainsKey('DefaultProfile')) {
+            Write-Verbose 'This version does not take a token from -DefaultProfile yet: the executable signs in with its own credential chain.'
+        }
         $logLevel = 'warning'
         if ($DebugPreference -ne 'SilentlyContinue' -and $DebugPreference -ne 'Ignore') { $logLevel = 'debug' }
         elseif ($VerbosePreference -ne 'SilentlyContinue' -and $VerbosePreference -ne 'Ignore') { $logLevel = 'verbose' }
