@@ -32,7 +32,9 @@ function optionalString(body: Record<string, unknown>, key: string): string | un
  * A backup request whose id is readable but whose fields are wrong becomes
  * 'backupInvalid', so the module still gets a result for that id.
  */
-export function parseLine(line: string): Incoming {
+export function parseLine(raw: string): Incoming {
+  // Windows PowerShell 5.1 may put a UTF-8 BOM before the first line it writes.
+  const line = raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
   if (line.length > MAX_LINE_LENGTH) {
     throw new BackupError('Protocol', `The line is longer than ${MAX_LINE_LENGTH} characters.`);
   }

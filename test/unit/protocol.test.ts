@@ -23,6 +23,10 @@ describe('protocol messages', () => {
     assert.deepEqual(token, { type: 'token', token: 't', expiresOnTimestamp: 100000, tenantId: 'x' });
   });
 
+  it('skips a UTF-8 byte order mark before a line (Windows PowerShell 5.1 writes one)', () => {
+    assert.deepEqual(parseLine('\uFEFF{"type":"end"}'), { type: 'end' });
+  });
+
   it('turns a backup with wrong fields but a readable id into a per-id error', () => {
     const message = parseLine('{"type":"backup","id":"a","vaultName":5,"directory":"/d"}');
     assert.equal(message.type, 'backupInvalid');
