@@ -4,7 +4,6 @@
 import { rmSync, statSync, lstatSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { TempFileRegistry } from '../core/atomic-write.js';
-import { createParser } from './parser.js';
 
 declare const __AZKVB_VERSION__: string | undefined;
 
@@ -40,24 +39,6 @@ process.stdout.on('error', () => {
   process.exit(130);
 });
 
-const parser = createParser({
-  version: version(),
-  env: process.env,
-  cwd: process.cwd(),
-  stdout: (line) => process.stdout.write(`${line}\n`),
-  stderr: (line) => process.stderr.write(`${line}\n`),
-  stdinLines: () => createInterface({ input: process.stdin, crlfDelay: Infinity }),
-  setExitCode: (code) => {
-    process.exitCode = code;
-  },
-  fs: {
-    isDirectory: (file) => statSync(file, { throwIfNoEntry: false })?.isDirectory() ?? false,
-    exists: (file) => lstatSync(file, { throwIfNoEntry: false }) !== undefined,
-  },
-  now: Date.now,
-  registry,
-});
-
 // Exit explicitly once the command is done: idle keep-alive sockets or a
 // credential's timers must not keep a finished (or aborted) run alive. The
 // empty writes let buffered output reach a pipe first (async on Windows).
@@ -65,10 +46,39 @@ function exitWhenFlushed(): void {
   process.stdout.write('', () => process.stderr.write('', () => process.exit()));
 }
 
-parser
-  .parseAsync(process.argv.slice(2))
-  .catch((error: unknown) => {
-    process.stderr.write(`az-keyvault-backup: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 1;
-  })
-  .finally(exitWhenFlushed);
+async function main(): Promise<void> {
+  const { createParser } = await import('./parser.js');
+  const parser = createParser({
+    version: version(),
+    env: process.env,
+    cwd: process.cwd(),
+    stdout: (line) => process.stdout.write(`${line}\n`),
+    stderr: (line) => process.stderr.write(`${line}\n`),
+    stdinLines: () => createInterface({ input: process.stdin, crlfDelay: Infinity }),
+    setExitCode: (code) => {
+      process.exitCode = code;
+    },
+    fs: {
+      isDirectory: (file) => statSync(file, { throwIfNoEntry: false })?.isDirectory() ?? false,
+      exists: (file) => lstatSync(file, { throwIfNoEntry: false }) !== undefined,
+    },
+    now: Date.now,
+    registry,
+  });
+  await parser.parseAsync(process.argv.slice(2));
+}
+
+// `--version` alone is answered before yargs and the rest of the program are
+// loaded (the parser is imported dynamically, so the bundle keeps it lazy):
+// scripts and the module call it to check the executable and should not wait.
+const args = process.argv.slice(2);
+if (args.length === 1 && args[0] === '--version') {
+  process.stdout.write(`${version()}\n`);
+} else {
+  main()
+    .catch((error: unknown) => {
+      process.stderr.write(`az-keyvault-backup: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    })
+    .finally(exitWhenFlushed);
+}

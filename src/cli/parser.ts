@@ -160,10 +160,19 @@ export function createParser(cli: CliEnvironment): Argv {
       'Serve the JSON-lines protocol on stdin/stdout (used by the PowerShell module; see docs/protocol.md)',
       (y) =>
         withCommon(y)
-          .option('concurrency', { type: 'number', default: 16, describe: 'Backups in flight at once (1-64)' })
+          .option('concurrency', { type: 'number', default: DEFAULT_TRANSPORT.maxConcurrency, describe: 'Backups in flight at once (1-64); narrowed for a while when a vault throttles' })
+          .option('max-requests-per-second', {
+            type: 'number',
+            default: DEFAULT_TRANSPORT.maxRequestsPerSecond,
+            describe: 'Requests per second per vault at most, retries included (default: 90% of the service limit)',
+          })
           .check((a) => {
             if (!Number.isInteger(a.concurrency) || a.concurrency < 1 || a.concurrency > 64) {
               throw new Error('--concurrency must be an integer from 1 to 64.');
+            }
+            const rate = a['max-requests-per-second'];
+            if (!Number.isFinite(rate) || rate <= 0 || rate > 100_000) {
+              throw new Error('--max-requests-per-second must be a number above 0 (at most 100000).');
             }
             return true;
           })
@@ -174,7 +183,12 @@ export function createParser(cli: CliEnvironment): Argv {
         try {
           const addressing = addressingFrom(args, cli.env);
           const credential = makeCredential(logger);
-          const deps = dependencies(addressing, transportFrom(args, credential, addressing, logger), logger);
+          const transport: TransportOptions = {
+            ...transportFrom(args, credential, addressing, logger),
+            maxConcurrency: args.concurrency,
+            maxRequestsPerSecond: args['max-requests-per-second'],
+          };
+          const deps = dependencies(addressing, transport, logger);
           const code = await serve({
             lines: cli.stdinLines(),
             write: cli.stdout,

@@ -4,6 +4,8 @@ import { decodeBase64Url } from './base64url.js';
 import { BackupError } from './errors.js';
 import type { SecretBackupClient } from './backup.js';
 import type { Logger } from './logger.js';
+import { KEY_VAULT_SECRETS_PER_SECOND } from './rate-pacer.js';
+import { truncatedAnswerPolicy, vaultThrottlePolicy, VaultThrottle } from './throttle-policy.js';
 import { vaultEndpoint, type VaultAddressing } from './vault-address.js';
 
 export interface TransportOptions {
@@ -18,6 +20,10 @@ export interface TransportOptions {
   maxRetries: number;
   retryDelayMs: number;
   maxRetryDelayMs: number;
+  /** Backups in flight at once per vault at most; throttling narrows it for a while. */
+  maxConcurrency: number;
+  /** Requests per second per vault at most, retries included. */
+  maxRequestsPerSecond: number;
 }
 
 export const DEFAULT_TRANSPORT = {
@@ -28,6 +34,8 @@ export const DEFAULT_TRANSPORT = {
   maxRetries: 5,
   retryDelayMs: 1_000,
   maxRetryDelayMs: 16_000,
+  maxConcurrency: 16,
+  maxRequestsPerSecond: KEY_VAULT_SECRETS_PER_SECOND,
 } as const;
 
 /** Logs every answer that will be retried, so -Verbose shows throttling. */
@@ -77,14 +85,21 @@ function sizeCapPolicy(maxBytes: number): PipelinePolicy {
 }
 
 /**
- * One SecretClient per vault, created on first use. The SDK is imported
- * here, lazily, so --help and --version never pay for loading it.
+ * One SecretClient per vault, created on first use, with that vault's
+ * throttle (gate, controller, pacer). The SDK is imported here, lazily, so
+ * --help and --version never pay for loading it.
  */
 export function createSecretClients(options: TransportOptions): (vaultName: string) => SecretBackupClient {
   const clients = new Map<string, Promise<SecretBackupClient>>();
   const make = async (vaultName: string): Promise<SecretBackupClient> => {
     const { SecretClient } = await import('@azure/keyvault-secrets');
     const endpoint = vaultEndpoint(vaultName, options.addressing);
+    const throttle = new VaultThrottle({
+      vaultName,
+      maxConcurrency: options.maxConcurrency,
+      maxRequestsPerSecond: options.maxRequestsPerSecond,
+      logger: options.logger,
+    });
     const client = new SecretClient(endpoint.url, options.credential, {
       disableChallengeResourceVerification: endpoint.relaxChallengeResourceCheck,
       retryOptions: {
@@ -92,8 +107,12 @@ export function createSecretClients(options: TransportOptions): (vaultName: stri
         retryDelayInMs: options.retryDelayMs,
         maxRetryDelayInMs: options.maxRetryDelayMs,
       },
+      // Per attempt, outermost first: log what will be retried, pace and
+      // observe the vault, turn a cut-off answer into a retriable network fault.
       additionalPolicies: [
         { policy: retryLoggingPolicy(options.logger), position: 'perRetry' },
+        { policy: vaultThrottlePolicy(throttle), position: 'perRetry' },
+        { policy: truncatedAnswerPolicy(), position: 'perRetry' },
         { policy: sizeCapPolicy(options.maxResponseBytes), position: 'perRetry' },
       ],
       userAgentOptions: { userAgentPrefix: 'az-keyvault-backup' },
@@ -102,15 +121,17 @@ export function createSecretClients(options: TransportOptions): (vaultName: stri
       async backup(name, { signal }) {
         let rawValue: unknown;
         let sawBody = false;
-        await client.backupSecret(name, {
-          abortSignal: signal,
-          requestOptions: { timeout: options.requestTimeoutMs },
-          onResponse: (response) => {
-            if (response.status !== 200) return;
-            sawBody = true;
-            rawValue = parseValue(response.bodyAsText);
-          },
-        });
+        await throttle.run(() =>
+          client.backupSecret(name, {
+            abortSignal: signal,
+            requestOptions: { timeout: options.requestTimeoutMs },
+            onResponse: (response) => {
+              if (response.status !== 200) return;
+              sawBody = true;
+              rawValue = parseValue(response.bodyAsText);
+            },
+          }),
+        );
         if (!sawBody) {
           throw new BackupError('Service', 'The vault answered without a backup body.', { code: 'InvalidResponse' });
         }
