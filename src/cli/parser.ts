@@ -3,6 +3,7 @@ import yargs, { type Argv } from 'yargs';
 import { backupSecret, type BackupDependencies, type BackupRequest } from '../core/backup.js';
 import { TempFileRegistry } from '../core/atomic-write.js';
 import { BackupCredential } from '../core/credential.js';
+import { chainOptionsFor, defaultChainFactory } from '../core/credential-chain.js';
 import { BackupError, ERROR_KINDS } from '../core/errors.js';
 import { toBackupError } from '../core/error-mapping.js';
 import type { Logger } from '../core/logger.js';
@@ -83,7 +84,9 @@ function reportFailure(cli: CliEnvironment, error: unknown): void {
 
 /** The command line, exported so tests drive it through parseAsync. */
 export function createParser(cli: CliEnvironment): Argv {
-  const makeCredential = cli.makeCredential ?? ((logger: Logger) => new BackupCredential(logger));
+  // AZURE_AUTHORITY_HOST is also read by the SDK itself; here it only decides whether MSAL's instance discovery must be skipped.
+  const chain = defaultChainFactory(chainOptionsFor(cli.env['AZURE_AUTHORITY_HOST']));
+  const makeCredential = cli.makeCredential ?? ((logger: Logger) => new BackupCredential(logger, chain));
   const dependencies = (addressing: VaultAddressing, transport: TransportOptions, logger: Logger): BackupDependencies => ({
     clientFor: createSecretClients(transport),
     addressing,
@@ -197,6 +200,8 @@ export function createParser(cli: CliEnvironment): Argv {
             concurrency: args.concurrency,
             backup: (request, signal) => backupSecret(request, deps, signal),
             supplyToken: (token) => credential.supply(token),
+            declineToken: (tenantId, message) => credential.decline(tenantId, message),
+            enableTokenRequests: (send) => credential.enableTokenRequests(send),
           });
           cli.setExitCode(code);
         } catch (error) {

@@ -1,6 +1,9 @@
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
-import { BackupError } from './errors.js';
+import { credentialError, credentialFailureDetails, defaultChainFactory } from './credential-chain.js';
+import type { BackupError } from './errors.js';
 import type { Logger } from './logger.js';
+
+export { credentialError } from './credential-chain.js';
 
 export interface SuppliedToken {
   token: string;
@@ -9,61 +12,178 @@ export interface SuppliedToken {
   tenantId?: string;
 }
 
+/** Asks the module for a token (a `tokenRequest` line); the answer comes back through supply() or decline(). */
+export type TokenRequester = (tenantId: string | undefined) => void;
+
+export interface BackupCredentialSettings {
+  /** How long a backup waits for the module to answer a tokenRequest before the own chain is tried. */
+  tokenRequestTimeoutMs?: number;
+}
+
 // A token handed over by the module (from the user's Az context) is used
-// until shortly before it expires; then, or when none was given, the
-// executable's own chain signs in.
+// until shortly before it expires, so it cannot expire on the way to the vault.
 const EXPIRY_MARGIN_MS = 2 * 60_000;
+const DEFAULT_TOKEN_REQUEST_TIMEOUT_MS = 30_000;
+
+interface Waiter {
+  promise: Promise<void>;
+  settle(): void;
+}
+
+const keyOf = (tenantId: string | undefined): string => (tenantId ?? '').toLowerCase();
 
 /**
- * The credential the executable uses: a token supplied over stdin first,
- * otherwise DefaultAzureCredential, loaded on first use so that start-up
- * stays fast and no credential probing happens for --help or bad input.
+ * The credential the executable uses. First the tokens the module supplied
+ * from the user's Az context (per tenant; asked for again over the protocol
+ * when one is near expiry or the vault's challenge names another tenant, if
+ * the module said it can answer); otherwise DefaultAzureCredential.
+ *
+ * A failure of the own chain is remembered for the rest of the run: the
+ * identity does not change between items, so every later backup fails at
+ * once with the same error instead of probing IMDS, az and pwsh again.
  */
 export class BackupCredential implements TokenCredential {
-  private supplied: SuppliedToken | undefined;
+  private readonly supplied = new Map<string, SuppliedToken>();
+  private latest: SuppliedToken | undefined;
+  private requester: TokenRequester | undefined;
+  private readonly waiters = new Map<string, Waiter>();
+  /** Tenants the module could not or did not answer for: not asked again in this run. */
+  private readonly unanswered = new Set<string>();
+  private readonly mismatchLogged = new Set<string>();
   private fallback: Promise<TokenCredential> | undefined;
+  private readonly chainAttempts = new Map<string, Promise<AccessToken>>();
+  private readonly chainFailures = new Map<string, BackupError>();
+  private readonly tokenRequestTimeoutMs: number;
 
   constructor(
     private readonly logger: Logger,
-    private readonly makeFallback: () => Promise<TokenCredential> = defaultChain,
+    private readonly makeFallback: () => Promise<TokenCredential> = defaultChainFactory(),
     private readonly now: () => number = Date.now,
-  ) {}
+    settings: BackupCredentialSettings = {},
+  ) {
+    this.tokenRequestTimeoutMs = settings.tokenRequestTimeoutMs ?? DEFAULT_TOKEN_REQUEST_TIMEOUT_MS;
+  }
 
   supply(token: SuppliedToken): void {
-    this.supplied = token;
+    const key = keyOf(token.tenantId);
+    this.supplied.set(key, token);
+    this.latest = token;
+    this.unanswered.delete(key);
+    // A token without a tenant answers whatever was asked.
+    for (const [waiting, waiter] of this.waiters) if (waiting === key || key === '') waiter.settle();
+  }
+
+  /** The module answered a tokenRequest with `tokenUnavailable`. */
+  decline(tenantId: string | undefined, reason: string | undefined): void {
+    const key = keyOf(tenantId);
+    this.unanswered.add(key);
+    this.logger.verbose(`The Az context has no token for tenant ${tenantId ?? '(default)'}${reason ? `: ${reason}` : ''}. Signing in by other means.`);
+    this.waiters.get(key)?.settle();
+  }
+
+  /** Called once the module's hello says it answers tokenRequest. */
+  enableTokenRequests(requester: TokenRequester): void {
+    this.requester = requester;
   }
 
   async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
-    const supplied = this.supplied;
-    if (supplied !== undefined && supplied.expiresOnTimestamp - EXPIRY_MARGIN_MS > this.now()) {
-      const wanted = options?.tenantId;
-      if (wanted === undefined || supplied.tenantId === undefined || wanted.toLowerCase() === supplied.tenantId.toLowerCase()) {
-        return { token: supplied.token, expiresOnTimestamp: supplied.expiresOnTimestamp };
+    const wanted = options?.tenantId;
+    const ready = this.usable(wanted);
+    if (ready !== undefined) return ready;
+
+    if (this.latest !== undefined && this.requester !== undefined) {
+      // Only a module that has an Az context (it sent a token) is asked.
+      const tenant = wanted ?? this.latest.tenantId;
+      if (!this.unanswered.has(keyOf(tenant))) {
+        await this.ask(tenant, options?.abortSignal);
+        const answered = this.usable(wanted);
+        if (answered !== undefined) return answered;
       }
-      this.logger.verbose(`The vault asks for tenant ${wanted}; the supplied token is for ${supplied.tenantId}. Signing in by other means.`);
     }
-    this.fallback ??= this.makeFallback();
+    return this.fromChain(scopes, options);
+  }
+
+  private usable(wanted: string | undefined): AccessToken | undefined {
+    const fresh = (t: SuppliedToken | undefined): t is SuppliedToken => t !== undefined && t.expiresOnTimestamp - EXPIRY_MARGIN_MS > this.now();
+    const candidate = wanted === undefined ? this.latest : (this.supplied.get(keyOf(wanted)) ?? this.supplied.get(''));
+    if (fresh(candidate)) return { token: candidate.token, expiresOnTimestamp: candidate.expiresOnTimestamp };
+    if (wanted !== undefined && this.latest !== undefined && !this.mismatchLogged.has(keyOf(wanted)) && candidate === undefined) {
+      this.mismatchLogged.add(keyOf(wanted));
+      this.logger.verbose(`The vault asks for a token from tenant ${wanted}; the Az context's token is for tenant ${this.latest.tenantId ?? '(unknown)'}.`);
+    }
+    return undefined;
+  }
+
+  private ask(tenantId: string | undefined, signal: GetTokenOptions['abortSignal']): Promise<void> {
+    const key = keyOf(tenantId);
+    let waiter = this.waiters.get(key);
+    if (waiter === undefined) {
+      let settle!: () => void;
+      const promise = new Promise<void>((resolve) => {
+        settle = resolve;
+      });
+      const timer = setTimeout(() => {
+        if (this.waiters.get(key) !== created) return;
+        this.unanswered.add(key);
+        this.logger.verbose(`The module did not answer the token request for tenant ${tenantId ?? '(default)'} within ${this.tokenRequestTimeoutMs / 1000} s. Signing in by other means.`);
+        settle();
+      }, this.tokenRequestTimeoutMs);
+      const created: Waiter = {
+        promise: promise.finally(() => {
+          clearTimeout(timer);
+          if (this.waiters.get(key) === created) this.waiters.delete(key);
+        }),
+        settle,
+      };
+      waiter = created;
+      this.waiters.set(key, created);
+      this.logger.debug(`Asking the module for a Key Vault token for tenant ${tenantId ?? '(default)'}.`);
+      this.requester!(tenantId);
+    }
+    if (signal === undefined) return waiter.promise;
+    // A cancelled backup stops waiting; the request stays open for the others.
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      if (signal.aborted) return resolve();
+      signal.addEventListener('abort', done);
+      void waiter.promise.then(done);
+    });
+  }
+
+  private async fromChain(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+    const key = `${keyOf(options?.tenantId)}|${[scopes].flat().join(' ')}`;
+    const failed = this.chainFailures.get(key);
+    if (failed !== undefined) throw failed;
+    let attempt = this.chainAttempts.get(key);
+    if (attempt === undefined) {
+      // Concurrent backups share one sign-in attempt instead of each probing the chain.
+      attempt = this.signIn(scopes, options).finally(() => this.chainAttempts.delete(key));
+      this.chainAttempts.set(key, attempt);
+    }
     try {
-      return await (await this.fallback).getToken(scopes, options);
+      return await attempt;
     } catch (error) {
-      throw credentialError(error);
+      const e = credentialError(error, this.latest === undefined ? 'No Az context gave a token.' : 'The Az context had no usable token for this vault.');
+      this.chainFailures.set(key, e);
+      throw e;
     }
   }
-}
 
-async function defaultChain(): Promise<TokenCredential> {
-  const { DefaultAzureCredential } = await import('@azure/identity');
-  return new DefaultAzureCredential();
-}
-
-/** One short, actionable message instead of the SDK's aggregated stack. */
-export function credentialError(error: unknown): BackupError {
-  if (error instanceof BackupError) return error;
-  const name = (error as { name?: string }).name ?? 'Error';
-  return new BackupError(
-    'Unauthenticated',
-    'Could not sign in to Azure Key Vault: no credential was available. Tried environment variables (AZURE_CLIENT_ID/AZURE_TENANT_ID with a secret or certificate), workload identity, managed identity, Azure CLI and Azure PowerShell. ' +
-      'Run Connect-AzAccount (or az login), or give the machine or Automation account a managed identity with access to the vault.',
-    { code: name },
-  );
+  private async signIn(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken> {
+    this.fallback ??= this.makeFallback();
+    const started = this.now();
+    try {
+      const token = await (await this.fallback).getToken(scopes, options);
+      if (token === null) throw Object.assign(new Error('The credential chain returned no token.'), { name: 'CredentialUnavailableError' });
+      this.logger.debug(`Signed in with the credential chain in ${this.now() - started} ms.`);
+      return token;
+    } catch (error) {
+      this.logger.verbose(`Signing in with the credential chain failed after ${this.now() - started} ms.`);
+      for (const detail of credentialFailureDetails(error)) this.logger.verbose(`  ${detail}`);
+      throw error;
+    }
+  }
 }

@@ -10,10 +10,11 @@ export const MAX_LINE_LENGTH = 64 * 1024;
 export type RequestId = string | number;
 
 export type Incoming =
-  | { type: 'hello'; protocol: number; client?: string }
+  | { type: 'hello'; protocol: number; client?: string; features?: string[] }
   | { type: 'backup'; id: RequestId; request: BackupRequest }
   | { type: 'backupInvalid'; id: RequestId; error: BackupError }
   | { type: 'token'; token: string; expiresOnTimestamp: number; tenantId?: string }
+  | { type: 'tokenUnavailable'; tenantId?: string; message?: string }
   | { type: 'end' };
 
 function isId(value: unknown): value is RequestId {
@@ -53,7 +54,13 @@ export function parseLine(raw: string): Incoming {
       if (typeof message.protocol !== 'number' || !Number.isInteger(message.protocol)) {
         throw new BackupError('Protocol', "'hello' needs an integer 'protocol'.");
       }
-      return { type: 'hello', protocol: message.protocol, client: typeof message.client === 'string' ? message.client : undefined };
+      return {
+        type: 'hello',
+        protocol: message.protocol,
+        client: typeof message.client === 'string' ? message.client : undefined,
+        // Optional abilities of the module (protocol 1 stays compatible: an older module sends none).
+        ...(Array.isArray(message.features) ? { features: message.features.filter((f): f is string => typeof f === 'string') } : {}),
+      };
     case 'end':
       return { type: 'end' };
     case 'token': {
@@ -70,6 +77,12 @@ export function parseLine(raw: string): Incoming {
         tenantId: typeof message.tenantId === 'string' && message.tenantId.length > 0 ? message.tenantId : undefined,
       };
     }
+    case 'tokenUnavailable':
+      return {
+        type: 'tokenUnavailable',
+        tenantId: typeof message.tenantId === 'string' && message.tenantId.length > 0 ? message.tenantId : undefined,
+        message: typeof message.message === 'string' ? message.message.slice(0, 2000) : undefined,
+      };
     case 'backup': {
       if (!isId(message.id)) throw new BackupError('Protocol', "'backup' needs an 'id' (a number or a short string).");
       const id = message.id;

@@ -16,6 +16,10 @@ export interface ServeOptions {
   concurrency: number;
   backup(request: BackupRequest, signal: AbortSignal): Promise<BackupOutcome>;
   supplyToken(token: SuppliedToken): void;
+  /** The module answered a tokenRequest with tokenUnavailable. */
+  declineToken?(tenantId: string | undefined, message: string | undefined): void;
+  /** Called after the handshake when the module's hello lists the 'tokenRequest' feature. */
+  enableTokenRequests?(send: (tenantId: string | undefined) => void): void;
   /** Called when work is aborted, after in-flight requests settled (temp-file cleanup). */
   onAbort?(): Promise<void> | void;
 }
@@ -83,6 +87,9 @@ export async function serve(options: ServeOptions): Promise<number> {
       }
       greeted = true;
       write(helloLine(options.version));
+      if (message.features?.includes('tokenRequest') === true) {
+        options.enableTokenRequests?.((tenantId) => write(JSON.stringify({ type: 'tokenRequest', ...(tenantId !== undefined ? { tenantId } : {}) })));
+      }
       logger.debug(`Handshake done with ${message.client ?? 'an unnamed client'} (protocol ${PROTOCOL_VERSION}).`);
       continue;
     }
@@ -93,6 +100,9 @@ export async function serve(options: ServeOptions): Promise<number> {
       case 'token':
         options.supplyToken({ token: message.token, expiresOnTimestamp: message.expiresOnTimestamp, tenantId: message.tenantId });
         logger.debug('Received a Key Vault token from the module (not shown).');
+        break;
+      case 'tokenUnavailable':
+        options.declineToken?.(message.tenantId, message.message);
         break;
       case 'backupInvalid':
         output.reserve()(failure(message.id, message.error));
