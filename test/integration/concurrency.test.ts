@@ -1,0 +1,166 @@
+import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { sharedVault } from '../support/hooks.js';
+import type { LocalVault } from '../support/local-vault/index.js';
+import { exePath } from '../support/paths.js';
+import { exeEnv, runExe } from '../support/run-exe.js';
+
+// A whole vault through one `serve` process: concurrent, in order, throttle-proof.
+const VAULT = 'concurrency';
+const HELLO = JSON.stringify({ type: 'hello', protocol: 1, client: 'concurrency test' });
+const END = JSON.stringify({ type: 'end' });
+
+interface Line {
+  type: string;
+  id?: number;
+  ok?: boolean;
+  path?: string;
+  error?: { kind: string; errorId: string; message: string };
+  succeeded?: number;
+  failed?: number;
+}
+
+describe('serve: many secrets at once', function () {
+  let vault: LocalVault;
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  const names = (n: number, prefix = 's') => Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(3, '0')}`);
+  const request = (id: number, name: string) => JSON.stringify({ type: 'backup', id, vaultName: VAULT, name, directory: dir, force: false });
+  const parse = (stdout: string): Line[] => stdout.trim().split('\n').map((l) => JSON.parse(l) as Line);
+
+  before(() => {
+    vault = sharedVault();
+    env = exeEnv(vault.env());
+  });
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'azkvb-conc-'));
+    vault.faults.clear();
+    vault.clearRequests();
+  });
+  afterEach(() => {
+    vault.faults.clear();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function seed(list: string[]): void {
+    for (const name of list) vault.setSecret(VAULT, name, `value of ${name}`);
+  }
+
+  /** Every result ok, in input order, each file holding exactly that secret's backup, and nothing else in the folder. */
+  function assertAllWritten(lines: Line[], list: string[]): void {
+    const results = lines.filter((l) => l.type === 'result');
+    assert.deepEqual(results.map((r) => r.id), list.map((_, i) => i + 1), 'results in input order');
+    for (const [i, r] of results.entries()) {
+      assert.equal(r.ok, true, `${list[i]}: ${JSON.stringify(r.error)}`);
+      assert.match(path.basename(r.path!), new RegExp(`^${VAULT}-${list[i]}-`));
+      assert.deepEqual(readFileSync(r.path!), vault.lastBackupBlob(VAULT, list[i]!), `${list[i]} bytes`);
+    }
+    assert.equal(readdirSync(dir).length, list.length, 'one file per secret, no temp files left');
+    assert.deepEqual(lines.at(-1), { type: 'bye', succeeded: list.length, failed: 0 });
+  }
+
+  it('keeps input order while answers come back in a random order, with more than one request in flight', async () => {
+    const list = names(40, 'order');
+    seed(list);
+    vault.faults.setLatency(20);
+    // Throttling answers with random short waits make later requests finish before earlier ones.
+    for (const name of list) {
+      if (Math.random() < 0.5) {
+        vault.faults.add(
+          { vault: VAULT, name, operation: 'backup' },
+          { kind: 'status', status: 429, code: 'Throttled', headers: { 'retry-after-ms': String(Math.floor(Math.random() * 300)) } },
+        );
+      }
+    }
+    const input = [HELLO, ...list.map((n, i) => request(i + 1, n)), END, ''].join('\n');
+    const run = await runExe(['serve', '--concurrency', '8'], { env, input, timeoutMs: 30_000 });
+    assert.equal(run.code, 0, run.stderr);
+    assertAllWritten(parse(run.stdout).slice(1), list);
+    const peak = vault.inFlightMax();
+    assert.ok(peak > 1 && peak <= 8, `peak in flight ${peak}`);
+    // Answers really did come back out of input order.
+    const served = vault.requests.filter((r) => r.operation === 'backup' && r.status === 200).map((r) => r.name);
+    assert.notDeepEqual(served, list);
+  });
+
+  it('finishes a throttled run with every file correct, narrowing its concurrency on 429', async () => {
+    const list = names(90, 'rate');
+    seed(list);
+    vault.faults.setLatency(10);
+    vault.faults.setRateLimit(30);
+    const input = [HELLO, ...list.map((n, i) => request(i + 1, n)), END, ''].join('\n');
+    const started = Date.now();
+    const run = await runExe(['serve', '--concurrency', '16', '--log-level', 'verbose'], { env, input, timeoutMs: 40_000 });
+    const seconds = (Date.now() - started) / 1000;
+    assert.equal(run.code, 0, run.stderr);
+    assertAllWritten(parse(run.stdout).slice(1), list);
+    const statuses = vault.requests.filter((r) => r.operation === 'backup').map((r) => r.status);
+    assert.ok(statuses.includes(429), 'the vault did throttle');
+    // -Verbose shows both the retries and the narrowed concurrency.
+    assert.match(run.stderr, /"level":"verbose","message":"The vault answered 429/);
+    assert.match(run.stderr, /Vault 'concurrency' is throttling; backups in flight at once: 16 -> 8/);
+    // 90 at 30/s takes 3 s; anything near the per-request back-off (tens of seconds) means the throttle failed.
+    assert.ok(seconds < 15, `took ${seconds} s`);
+  });
+
+  it('keeps each vault under --max-requests-per-second', async () => {
+    const list = names(30, 'paced');
+    seed(list);
+    const input = [HELLO, ...list.map((n, i) => request(i + 1, n)), END, ''].join('\n');
+    const run = await runExe(['serve', '--concurrency', '16', '--max-requests-per-second', '20'], { env, input });
+    assert.equal(run.code, 0, run.stderr);
+    assertAllWritten(parse(run.stdout).slice(1), list);
+    const starts = vault.requests.filter((r) => r.operation === 'backup' && r.authorized).map((r) => r.startedAt).sort((a, b) => a - b);
+    // A burst of 2 (a tenth of a second's worth), then one every 50 ms.
+    const span = starts.at(-1)! - starts[0]!;
+    assert.ok(span >= (list.length - 3) * 50 - 20, `30 requests at 20/s spread over ${span} ms`);
+  });
+
+  it('retries an answer cut off mid-body and writes the whole backup', async () => {
+    const list = names(3, 'cut');
+    seed(list);
+    vault.faults.add({ vault: VAULT, name: list[1], operation: 'backup' }, { kind: 'resetMidBody' });
+    const input = [HELLO, ...list.map((n, i) => request(i + 1, n)), END, ''].join('\n');
+    const run = await runExe(['serve', '--log-level', 'verbose'], { env, input });
+    assert.equal(run.code, 0, run.stderr);
+    assertAllWritten(parse(run.stdout).slice(1), list);
+    assert.match(run.stderr, /retrying if attempts remain/);
+    assert.equal(vault.requests.filter((r) => r.name === list[1] && r.operation === 'backup' && r.status === 200).length, 2);
+  });
+
+  it('leaves only whole files, no temp files, when stdin closes mid-run without end', async () => {
+    const list = names(60, 'stop');
+    seed(list);
+    vault.faults.setLatency(40);
+    const child = spawn(exePath(), ['serve', '--concurrency', '4'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    await new Promise<void>((resolve) => {
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        stdout += d;
+        // Stop once a few results are out, with more requests in flight.
+        if (stdout.split('\n').filter((l) => l.includes('"type":"result"')).length >= 5) resolve();
+      });
+      child.stdin.write([HELLO, ...list.map((n, i) => request(i + 1, n)), ''].join('\n'));
+    });
+    child.stdin.end();
+    const code = await closed;
+    assert.equal(code, 130, stderr);
+    // Requests cancelled by the stop may still be answered as failures; none of them writes a file.
+    const written = parse(stdout).filter((l) => l.type === 'result' && l.ok);
+    assert.ok(written.length >= 5 && written.length < list.length, `${written.length} backups before the stop`);
+    const files = readdirSync(dir);
+    assert.ok(files.length < list.length, 'the stop cut the run short');
+    for (const file of files) {
+      assert.doesNotMatch(file, /azkvb-tmp/, 'no temp file left');
+      const name = list.find((n) => file.startsWith(`${VAULT}-${n}-`));
+      assert.ok(name, `unexpected file ${file}`);
+      assert.deepEqual(readFileSync(path.join(dir, file)), vault.lastBackupBlob(VAULT, name), `${file} is whole`);
+    }
+  });
+});
