@@ -31,6 +31,8 @@ export interface CliEnvironment {
 }
 
 export const VAULT_URL_ENV = 'AZ_KEYVAULT_BACKUP_VAULT_URL';
+/** Lets a benchmark or a test lift the per-vault rate ceiling of processes the module starts. */
+export const MAX_RPS_ENV = 'AZ_KEYVAULT_BACKUP_MAX_REQUESTS_PER_SECOND';
 
 export const EXIT_CODES_HELP = Object.entries(ERROR_KINDS)
   .map(([kind, info]) => `  ${String(info.exitCode).padStart(2)}  ${kind} (${info.errorId})`)
@@ -166,8 +168,9 @@ export function createParser(cli: CliEnvironment): Argv {
           .option('concurrency', { type: 'number', default: DEFAULT_TRANSPORT.maxConcurrency, describe: 'Backups in flight at once (1-64); narrowed for a while when a vault throttles' })
           .option('max-requests-per-second', {
             type: 'number',
-            default: DEFAULT_TRANSPORT.maxRequestsPerSecond,
-            describe: 'Requests per second per vault at most, retries included (default: 90% of the service limit)',
+            default: cli.env[MAX_RPS_ENV] !== undefined && cli.env[MAX_RPS_ENV] !== '' ? Number(cli.env[MAX_RPS_ENV]) : DEFAULT_TRANSPORT.maxRequestsPerSecond,
+            defaultDescription: `90% of the service limit: ${DEFAULT_TRANSPORT.maxRequestsPerSecond}, or ${MAX_RPS_ENV}`,
+            describe: 'Requests per second per vault at most, retries included',
           })
           .check((a) => {
             if (!Number.isInteger(a.concurrency) || a.concurrency < 1 || a.concurrency > 64) {
@@ -175,7 +178,7 @@ export function createParser(cli: CliEnvironment): Argv {
             }
             const rate = a['max-requests-per-second'];
             if (!Number.isFinite(rate) || rate <= 0 || rate > 100_000) {
-              throw new Error('--max-requests-per-second must be a number above 0 (at most 100000).');
+              throw new Error(`--max-requests-per-second (or ${MAX_RPS_ENV}) must be a number above 0, at most 100000.`);
             }
             return true;
           })
