@@ -56,6 +56,13 @@ export function mapFailure(facts: FailureFacts, context: { vaultName?: string; n
   if (facts.name === 'AbortError') {
     return new BackupError('Network', `The request for ${what} was cancelled or timed out.`, { code: 'Aborted' });
   }
+  if (facts.code === 'PARSE_ERROR') {
+    // Without a status the SDK could not even read the body: the connection
+    // ended mid-answer. That is a network fault, not a bug of ours.
+    return new BackupError('Network', `The vault's answer for ${what} was cut off before it was complete: ${firstLine(facts.message ?? facts.code)}`, {
+      code: 'TruncatedResponse',
+    });
+  }
   if (facts.code !== undefined && NETWORK_CODES.has(facts.code)) {
     return new BackupError('Network', `Could not reach the vault for ${what}: ${firstLine(facts.message ?? facts.code)}`, { code: facts.code });
   }

@@ -31,6 +31,14 @@ describe('error mapping', () => {
     assert.equal(mapFailure({ name: 'AbortError' }, context).kind, 'Network');
   });
 
+  it('maps a body cut off mid-answer (PARSE_ERROR without a status) to Network, with a status to Service', () => {
+    const cut = toBackupError({ name: 'RestError', code: 'PARSE_ERROR', message: 'Error reading response as text: aborted' }, context);
+    assert.equal(cut.kind, 'Network');
+    assert.equal(cut.code, 'TruncatedResponse');
+    assert.match(cut.message, /cut off/);
+    assert.equal(toBackupError({ name: 'RestError', code: 'PARSE_ERROR', statusCode: 200, message: 'bad JSON' }, context).kind, 'Service');
+  });
+
   it('maps credential failures to Unauthenticated with one line only', () => {
     const e = mapFailure({ name: 'AggregateAuthenticationError', message: 'ChainedTokenCredential failed.\n  at stack\n  at more' });
     assert.equal(e.kind, 'Unauthenticated');
