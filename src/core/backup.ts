@@ -41,6 +41,20 @@ export interface BackupDependencies {
   logger: Logger;
 }
 
+/**
+ * A file-system probe that cannot fail the backup by itself: a path under a
+ * regular file (ENOTDIR), or a directory we may not search, reads as "no such
+ * file", and the atomic write then reports the real reason as WriteFailed.
+ * Safe for the existence check too: without force the write is exclusive.
+ */
+function probe(check: (file: string) => boolean, file: string): boolean {
+  try {
+    return check(file);
+  } catch {
+    return false;
+  }
+}
+
 /** Validates a request and names the secret it is about, before any I/O. */
 export function normaliseRequest(request: BackupRequest, deps: Pick<BackupDependencies, 'addressing' | 'isAbsolute'>): {
   vaultName: string;
@@ -75,8 +89,8 @@ export async function backupSecret(
 ): Promise<BackupOutcome> {
   const names = normaliseRequest(request, deps);
   if (signal?.aborted) throw new BackupError('Network', 'The backup was cancelled before it started.', { code: 'Aborted' });
-  const target = resolveTarget(request, names, deps.now(), deps.isDirectory);
-  if (!request.force && deps.exists(target)) {
+  const target = resolveTarget(request, names, deps.now(), (file) => probe(deps.isDirectory, file));
+  if (!request.force && probe(deps.exists, target)) {
     // Checked before the request too, so a refused overwrite costs no vault call.
     throw new BackupError('FileExists', `The file '${target}' already exists; use -Force to replace it.`, { code: 'EEXIST' });
   }
