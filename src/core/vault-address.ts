@@ -104,5 +104,11 @@ export function parseSecretId(id: unknown, addressing: VaultAddressing): SecretR
   if (version !== undefined && !/^[A-Za-z0-9]{1,64}$/.test(version)) {
     throw new BackupError('InvalidArgument', `The secret identifier ${describeValue(id)} has an invalid version segment.`);
   }
-  return { vaultName: validateVaultName(vaultLabel), name: validateSecretName(segments[1]) };
+  try {
+    return { vaultName: validateVaultName(vaultLabel), name: validateSecretName(segments[1]) };
+  } catch (error) {
+    // Quote the whole identifier too: the user typed that, not the decoded segment.
+    if (error instanceof BackupError) throw new BackupError('InvalidArgument', `The secret identifier ${describeValue(id)} is invalid. ${error.message}`);
+    throw error;
+  }
 }

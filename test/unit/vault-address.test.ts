@@ -75,5 +75,9 @@ describe('secret identifiers', () => {
     const local = { dnsSuffix: 'vault.azure.net', override: 'https://127.0.0.1:1/{vault}' };
     assert.deepEqual(parseSecretId('https://demo.vault.azure.net/secrets/hello', local), { vaultName: 'demo', name: 'hello' });
     invalid(() => parseSecretId('https://demo.example.com/secrets/hello', local));
+    assert.throws(
+      () => parseSecretId('https://myvault.vault.azure.net/secrets/a%2Fb', publicCloud),
+      (e: unknown) => e instanceof BackupError && e.kind === 'InvalidArgument' && e.message.includes('"https://myvault.vault.azure.net/secrets/a%2Fb"') && e.message.includes('"a%2Fb"'),
+    );
   });
 });
