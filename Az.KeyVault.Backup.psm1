@@ -14,12 +14,17 @@ Set-Variable -Scope Script -Option Constant -Name ExecutableBaseName -Value 'az-
 Set-Variable -Scope Script -Option Constant -Name HandshakeTimeoutMs -Value 60000
 Set-Variable -Scope Script -Option Constant -Name AbortGraceMs -Value 2000
 Set-Variable -Scope Script -Option Constant -Name StderrTailLines -Value 40
+# A token from the Az context is fetched again once it has less than this left, before an item is
+# sent; the executable stops using one 2 minutes before it expires, so it never has to.
+Set-Variable -Scope Script -Option Constant -Name TokenRefreshSeconds -Value 300
+Set-Variable -Scope Script -Option Constant -Name PublicKeyVaultResource -Value 'https://vault.azure.net'
 
 # The only way module settings become executable arguments: argv is built from this table as an
 # array, never from a command string, so no value can be re-parsed as another switch.
 $script:ServeArgumentMap = [ordered]@{
     LogLevel      = '--log-level'
     ThrottleLimit = '--concurrency'
+    DnsSuffix     = '--vault-dns-suffix'
 }
 
 # Children of pipelines that never reached their end block (stopped while another command ran) are
@@ -178,11 +183,15 @@ function Get-SecretUriParts {
 }
 
 function New-PipelineState {
-    param($Cmdlet, [int]$ThrottleLimit, [string]$LogLevel)
+    param($Cmdlet, [int]$ThrottleLimit, [string]$LogLevel, $DefaultProfile)
     return @{
         Cmdlet        = $Cmdlet
         ThrottleLimit = $ThrottleLimit
         LogLevel      = $LogLevel
+        DefaultProfile = $DefaultProfile
+        # Set when an Az context gives Key Vault tokens: how to ask for one again. Never the token.
+        AzSignIn      = $null
+        DnsSuffix     = $null
         Process       = $null
         Stdin         = $null
         StdoutTask    = $null
@@ -224,7 +233,9 @@ function Start-BackupChild {
     $psi.StandardErrorEncoding = $utf8
     if ($null -ne $psi.PSObject.Properties['StandardInputEncoding']) { $psi.StandardInputEncoding = $utf8 }
 
-    $argumentValues = [ordered]@{ LogLevel = $State.LogLevel; ThrottleLimit = $State.ThrottleLimit }
+    # Probed here, when the first item is about to go, so importing the module and -WhatIf stay cheap.
+    $firstToken = Initialize-AzSignIn -State $State
+    $argumentValues = [ordered]@{ LogLevel = $State.LogLevel; ThrottleLimit = $State.ThrottleLimit; DnsSuffix = $State.DnsSuffix }
     $argv = Get-ServeArgumentList -Values $argumentValues
     if ($null -ne $psi.PSObject.Properties['ArgumentList']) {
         foreach ($a in $argv) { $psi.ArgumentList.Add($a) }
@@ -266,7 +277,8 @@ function Start-BackupChild {
     $State.StdoutTask = $process.StandardOutput.ReadLineAsync()
     $State.StderrTask = $process.StandardError.ReadLineAsync()
 
-    Send-ChildMessage -State $State -Message ([ordered]@{ type = 'hello'; protocol = $script:ProtocolVersion; client = ('Az.KeyVault.Backup {0}' -f (Get-ModuleVersionText)) })
+    # 'tokenRequest': this module answers the executable's requests for a fresh or another tenant's token.
+    Send-ChildMessage -State $State -Message ([ordered]@{ type = 'hello'; protocol = $script:ProtocolVersion; client = ('Az.KeyVault.Backup {0}' -f (Get-ModuleVersionText)); features = @('tokenRequest') })
     $watch = [System.Diagnostics.Stopwatch]::StartNew()
     while ($null -eq $State.Hello -and $null -eq $State.HandshakeError -and -not $State.StdoutEof -and $null -eq $State.Fatal) {
         if ($watch.ElapsedMilliseconds -gt $script:HandshakeTimeoutMs) {
@@ -283,6 +295,158 @@ function Start-BackupChild {
         $cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("Protocol version mismatch: module Az.KeyVault.Backup {0} speaks protocol {1}, executable '{2}' (version {3}) speaks protocol {4}. Reinstall the module." -f (Get-ModuleVersionText), $script:ProtocolVersion, $path, $answer.version, $theirs) -ErrorId 'ProtocolVersionMismatch' -Category InvalidData -TargetObject $path))
     }
     Write-Verbose ("az-keyvault-backup {0} ready (protocol {1})." -f $answer.version, $theirs)
+    if ($null -ne $firstToken) { Send-TokenMessage -State $State -Token $firstToken }
+}
+
+function Get-AzContextFromProfile {
+    # -DefaultProfile takes what Get-AzContext returns (a context) or a context container
+    # (what Connect-AzAccount returns), whose DefaultContext is the one Az cmdlets use.
+    param($DefaultProfile)
+    $container = $DefaultProfile.PSObject.Properties['DefaultContext']
+    if ($null -ne $container -and $null -ne $container.Value) { return $container.Value }
+    return $DefaultProfile
+}
+
+function Get-PropertyText {
+    param($Object, [string]$Name)
+    if ($null -eq $Object) { return $null }
+    $property = $Object.PSObject.Properties[$Name]
+    if ($null -eq $property -or $null -eq $property.Value) { return $null }
+    $text = [string]$property.Value
+    if ($text.Length -eq 0) { return $null }
+    return $text
+}
+
+function Initialize-AzSignIn {
+    # Signs in the way Az does when Az.Accounts is loaded and has a context (or -DefaultProfile is
+    # given): the context's cloud gives the vault DNS suffix and Key Vault resource, and its tokens
+    # go to the executable over stdin only. Az is never imported here: only a loaded Az.Accounts
+    # counts, since importing it would cost seconds on every pipeline of users without Az.
+    # Returns the first token, or $null when the executable must sign in by itself.
+    param([hashtable]$State)
+    $profileGiven = $null -ne $State.DefaultProfile
+    $context = $null
+    if ($profileGiven) {
+        $context = Get-AzContextFromProfile -DefaultProfile $State.DefaultProfile
+    }
+    else {
+        $getContext = Get-Command -Name 'Get-AzContext' -ListImported -ErrorAction Ignore | Select-Object -First 1
+        if ($null -eq $getContext) {
+            Write-Verbose 'Az.Accounts is not loaded: az-keyvault-backup signs in by itself (environment, managed identity, Azure CLI, Azure PowerShell).'
+            return $null
+        }
+        try { $context = & $getContext -ErrorAction Stop }
+        catch {
+            Write-Verbose ('Get-AzContext failed ({0}): az-keyvault-backup signs in by itself.' -f $_.Exception.Message)
+            return $null
+        }
+        if ($null -eq $context) {
+            Write-Verbose 'Az.Accounts is loaded but has no context (Connect-AzAccount was not run): az-keyvault-backup signs in by itself.'
+            return $null
+        }
+    }
+
+    $environment = $null
+    $environmentProperty = $context.PSObject.Properties['Environment']
+    if ($null -ne $environmentProperty) { $environment = $environmentProperty.Value }
+    $suffix = Get-PropertyText -Object $environment -Name 'AzureKeyVaultDnsSuffix'
+    if ($null -ne $suffix) { $State.DnsSuffix = $suffix.TrimStart([char]'.') }
+    $resource = Get-PropertyText -Object $environment -Name 'AzureKeyVaultServiceEndpointResourceId'
+    if ($null -eq $resource) { $resource = $script:PublicKeyVaultResource }
+
+    $tokenCommand = Get-Command -Name 'Get-AzAccessToken' -ListImported -ErrorAction Ignore | Select-Object -First 1
+    if ($null -eq $tokenCommand) {
+        $text = 'Get-AzAccessToken (Az.Accounts) is not loaded, so the Az context cannot give a token: az-keyvault-backup signs in by itself.'
+        if ($profileGiven) { Write-Warning ('-DefaultProfile was given, but ' + $text) } else { Write-Verbose $text }
+        return $null
+    }
+
+    $tenantId = Get-PropertyText -Object $context.Tenant -Name 'Id'
+    $account = Get-PropertyText -Object $context.Account -Name 'Id'
+    $signIn = @{ Command = $tokenCommand; Profile = $State.DefaultProfile; Resource = $resource; TenantId = $tenantId; ExpiresOn = [long]0; Warned = $false }
+    $token = $null
+    try { $token = Get-AzKeyVaultToken -SignIn $signIn -TenantId $null }
+    catch {
+        Write-Warning ('The Az context of {0} could not give a Key Vault token ({1}); az-keyvault-backup signs in by itself.' -f $account, $_.Exception.Message)
+        return $null
+    }
+    $State.AzSignIn = $signIn
+    Write-Verbose ("Signing in with the Az context: account '{0}', tenant {1}, Key Vault resource {2}, vault DNS suffix {3}." -f $account, $tenantId, $resource, $State.DnsSuffix)
+    return $token
+}
+
+function Get-AzKeyVaultToken {
+    # The token comes back as a SecureString from Az.Accounts 5 on and as a string before; it is
+    # turned into text only to be written to the executable's stdin, and never logged.
+    param([hashtable]$SignIn, [string]$TenantId)
+    $arguments = @{ ResourceUrl = $SignIn.Resource; ErrorAction = 'Stop'; WarningAction = 'SilentlyContinue' }
+    if ($null -ne $SignIn.Profile) { $arguments.DefaultProfile = $SignIn.Profile }
+    if ($TenantId) { $arguments.TenantId = $TenantId }
+    $answer = & $SignIn.Command @arguments | Select-Object -First 1
+    if ($null -eq $answer -or $null -eq $answer.Token) { throw 'Get-AzAccessToken returned no token.' }
+    $secret = $answer.Token
+    if ($secret -is [System.Security.SecureString]) { $text = [System.Net.NetworkCredential]::new('', $secret).Password }
+    else { $text = [string]$secret }
+    if (-not $text) { throw 'Get-AzAccessToken returned an empty token.' }
+    $expires = $answer.ExpiresOn
+    if ($expires -is [System.DateTimeOffset]) { $epoch = $expires.ToUnixTimeSeconds() }
+    elseif ($expires -is [System.DateTime]) { $epoch = ([System.DateTimeOffset]$expires.ToUniversalTime()).ToUnixTimeSeconds() }
+    else { $epoch = [System.DateTimeOffset]::UtcNow.AddMinutes(5).ToUnixTimeSeconds() }
+    $tenant = $TenantId
+    if (-not $tenant) { $tenant = Get-PropertyText -Object $answer -Name 'TenantId' }
+    if (-not $tenant) { $tenant = $SignIn.TenantId }
+    if (-not $TenantId) { $SignIn.ExpiresOn = [long]$epoch }
+    return @{ Token = $text; ExpiresOn = [long]$epoch; TenantId = $tenant }
+}
+
+function Send-TokenMessage {
+    param([hashtable]$State, [hashtable]$Token)
+    $message = [ordered]@{ type = 'token'; token = $Token.Token; expiresOn = $Token.ExpiresOn }
+    if ($Token.TenantId) { $message.tenantId = $Token.TenantId }
+    Send-ChildMessage -State $State -Message $message
+}
+
+function Update-AzToken {
+    # Before an item goes out: a token near its end is replaced, so no backup has to wait for a
+    # tokenRequest round trip while the module is busy with the pipeline's input.
+    param([hashtable]$State)
+    $signIn = $State.AzSignIn
+    if ($null -eq $signIn -or $signIn.Warned) { return }
+    if ($signIn.ExpiresOn - [System.DateTimeOffset]::UtcNow.ToUnixTimeSeconds() -gt $script:TokenRefreshSeconds) { return }
+    try {
+        $token = Get-AzKeyVaultToken -SignIn $signIn -TenantId $null
+        Write-Verbose 'The Key Vault token from the Az context was renewed.'
+        Send-TokenMessage -State $State -Token $token
+    }
+    catch {
+        $signIn.Warned = $true
+        Write-Warning ('The Key Vault token from the Az context could not be renewed ({0}); az-keyvault-backup signs in by itself once it expires.' -f $_.Exception.Message)
+    }
+}
+
+function Resolve-TokenRequest {
+    # The executable asks when its token is about to expire or the vault's challenge names another
+    # tenant; it waits a bounded time and otherwise uses its own credential chain.
+    param([hashtable]$State, [string]$TenantId)
+    $signIn = $State.AzSignIn
+    $declined = $null
+    if ($null -eq $signIn) { $declined = 'this pipeline has no Az context' }
+    else {
+        $tenantArgument = $TenantId
+        if ($TenantId -and $signIn.TenantId -and $TenantId -eq $signIn.TenantId) { $tenantArgument = $null }
+        try {
+            $token = Get-AzKeyVaultToken -SignIn $signIn -TenantId $tenantArgument
+            if ($TenantId) { $token.TenantId = $TenantId }
+            Write-Verbose ('Gave az-keyvault-backup a Key Vault token for tenant {0} from the Az context.' -f $token.TenantId)
+            Send-TokenMessage -State $State -Token $token
+            return
+        }
+        catch { $declined = $_.Exception.Message }
+    }
+    Write-Verbose ('No Key Vault token from the Az context for tenant {0}: {1}' -f $TenantId, $declined)
+    $reply = [ordered]@{ type = 'tokenUnavailable'; message = [string]$declined }
+    if ($TenantId) { $reply.tenantId = $TenantId }
+    Send-ChildMessage -State $State -Message $reply
 }
 
 function Send-ChildMessage {
@@ -381,6 +545,11 @@ function Receive-StdoutLine {
             $entry.Done = $true
         }
         'bye' { $State.Bye = $message }
+        'tokenRequest' {
+            $tenant = $null
+            if ($null -ne $message.PSObject.Properties['tenantId']) { $tenant = [string]$message.tenantId }
+            Resolve-TokenRequest -State $State -TenantId $tenant
+        }
         'error' {
             if ($null -eq $State.Hello) { $State.HandshakeError = $message }
             else { $State.Fatal = New-ErrorRecord -Message ("The az-keyvault-backup process reported: {0}" -f $message.message) -ErrorId ([string]$message.errorId) -Category InvalidData -TargetObject $State.ExecutablePath }
@@ -447,7 +616,11 @@ function Write-ReadyEntry {
             $State.Cmdlet.WriteObject([string]$head.Result.path)
         }
         else {
-            $State.Cmdlet.WriteError((ConvertFrom-ResultError -Entry $head))
+            $record = ConvertFrom-ResultError -Entry $head
+            # Signing in fails the same way for every item: one terminating error for the pipeline
+            # instead of one per secret (the executable fails the rest at once with the same error).
+            if ($null -ne $head.Result.error -and [string]$head.Result.error.errorId -eq 'AuthenticationFailed') { $State.Cmdlet.ThrowTerminatingError($record) }
+            $State.Cmdlet.WriteError($record)
         }
     }
 }
@@ -575,6 +748,7 @@ function Invoke-BackupItem {
     $request.force = [bool]$forceWrite
 
     if ($null -eq $State.Process) { Start-BackupChild -State $State }
+    else { Update-AzToken -State $State }
     $requestId = $State.NextId
     $State.NextId = $requestId + 1
     $request.id = $requestId
@@ -702,9 +876,17 @@ function Backup-AzKeyVaultSecret {
     process per pipeline, which backs up piped secrets concurrently (see -ThrottleLimit) and writes
     each file atomically. Results come out in input order.
 
+    Signing in works as for Az: when Az.Accounts is loaded and has a context (Connect-AzAccount,
+    interactively, with a service principal or -Identity in a runbook), or -DefaultProfile is
+    given, the Key Vault token comes from that context (Get-AzAccessToken) and its cloud decides the
+    vault DNS suffix (vault.azure.cn, vault.usgovcloudapi.net, ...). The token goes to the executable
+    over its standard input only, and is asked for again when it nears expiry or the vault names
+    another tenant. Az is never imported by this module.
+
     Without an Az context the executable signs in with the environment, workload identity, managed
     identity (App Service, Azure Automation), Azure CLI, Azure PowerShell or Azure Developer CLI
-    credentials, in that order.
+    credentials, in that order. If nothing can sign in, one terminating error with the id
+    AuthenticationFailed (category AuthenticationError) says what was tried and what to do.
 
     .PARAMETER VaultName
     Specifies the name of the key vault that contains the secret to back up.
@@ -735,7 +917,9 @@ function Backup-AzKeyVaultSecret {
 
     .PARAMETER DefaultProfile
     The credentials, account, tenant, and subscription used for communication with Azure (an Az
-    context, as returned by Get-AzContext). Aliases: AzContext, AzureRmContext, AzureCredential.
+    context, as returned by Get-AzContext or Connect-AzAccount). Its Key Vault token and cloud are
+    used instead of the current context's; needs Az.Accounts loaded. Aliases: AzContext,
+    AzureRmContext, AzureCredential.
 
     .PARAMETER ThrottleLimit
     The most backups in flight at once within one pipeline, 1 to 64; default 16. Not in Az.
@@ -791,7 +975,8 @@ function Backup-AzKeyVaultSecret {
     - Errors carry real categories and ids (SecretNotFound/ObjectNotFound, AccessDenied/PermissionDenied,
       AuthenticationFailed, Throttled, ConnectionFailed, FileExists/ResourceExists, WriteFailed,
       ServiceError, InvalidArgument, InvalidInputObject) and the service's own message.
-    - -DefaultProfile is accepted but not used yet: sign-in goes through the executable's credential chain.
+    - When signing in fails, the pipeline ends with one terminating AuthenticationFailed error
+      instead of one error per secret.
     - -ThrottleLimit is added. Piping $null or an empty string fails in parameter binding as it does in Az.
     - Files are written atomically; a stopped pipeline leaves no partial file behind.
     #>
@@ -838,13 +1023,10 @@ function Backup-AzKeyVaultSecret {
         # Windows PowerShell maps -Debug to Inquire, which would prompt on every protocol line.
         if ($PSBoundParameters.ContainsKey('Debug') -and $DebugPreference -eq 'Inquire') { $DebugPreference = 'Continue' }
         Stop-StaleChild
-        if ($PSBoundParameters.ContainsKey('DefaultProfile')) {
-            Write-Verbose 'This version does not take a token from -DefaultProfile yet: the executable signs in with its own credential chain.'
-        }
         $logLevel = 'warning'
         if ($DebugPreference -ne 'SilentlyContinue' -and $DebugPreference -ne 'Ignore') { $logLevel = 'debug' }
         elseif ($VerbosePreference -ne 'SilentlyContinue' -and $VerbosePreference -ne 'Ignore') { $logLevel = 'verbose' }
-        $pipelineState = New-PipelineState -Cmdlet $PSCmdlet -ThrottleLimit $ThrottleLimit -LogLevel $logLevel
+        $pipelineState = New-PipelineState -Cmdlet $PSCmdlet -ThrottleLimit $ThrottleLimit -LogLevel $logLevel -DefaultProfile $DefaultProfile
     }
 
     process {

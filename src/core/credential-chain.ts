@@ -69,6 +69,17 @@ interface FailureShape {
   name?: unknown;
   message?: unknown;
   errors?: unknown;
+  errorResponse?: { error?: unknown; errorDescription?: unknown };
+}
+
+/** The service's own reason (an AADSTS line) when there is one, else the first sentence. */
+function reasonOf(failure: FailureShape): string {
+  const texts = [failure.errorResponse?.errorDescription, failure.message].filter((t): t is string => typeof t === 'string');
+  for (const text of texts) {
+    const aadsts = /AADSTS\d+:[^\r\n]*/.exec(text);
+    if (aadsts) return firstSentence(aadsts[0].replace(/\s*-?\s*(Trace ID|Correlation ID|Timestamp):[\s\S]*$/, ''));
+  }
+  return firstSentence(texts[0] ?? String(failure.name ?? 'unknown error'));
 }
 
 function firstSentence(text: string): string {
@@ -88,10 +99,10 @@ export function credentialError(error: unknown, azContextNote = 'No Az context g
   const name = typeof e.name === 'string' ? e.name : 'Error';
   const inner = Array.isArray(e.errors) ? (e.errors as FailureShape[]) : [e];
   const refused = inner.find((x) => x.name === 'AuthenticationError' || x.name === 'AuthenticationRequiredError');
-  if (refused !== undefined && typeof refused.message === 'string') {
+  if (refused !== undefined) {
     return new BackupError(
       'Unauthenticated',
-      `Could not sign in to Azure Key Vault: a credential was found but signing in with it failed: ${firstSentence(refused.message)} ${WHAT_TO_DO}`,
+      `Could not sign in to Azure Key Vault: a credential was found but signing in with it failed: ${reasonOf(refused)} ${WHAT_TO_DO}`,
       { code: String(refused.name) },
     );
   }
@@ -103,6 +114,6 @@ export function credentialError(error: unknown, azContextNote = 'No Az context g
 /** One line per credential of an aggregated failure, for -Verbose: why each one was not used. */
 export function credentialFailureDetails(error: unknown): string[] {
   const e = (typeof error === 'object' && error !== null ? error : {}) as FailureShape;
-  if (!Array.isArray(e.errors)) return typeof e.message === 'string' ? [firstSentence(e.message)] : [];
-  return (e.errors as FailureShape[]).map((x) => firstSentence(typeof x.message === 'string' ? x.message : String(x.name ?? 'unknown')));
+  const each = Array.isArray(e.errors) ? (e.errors as FailureShape[]) : [e];
+  return each.map(reasonOf);
 }

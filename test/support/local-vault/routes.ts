@@ -3,7 +3,7 @@ import type { Operation } from './types.js';
 export const SECRET_NAME = /^[0-9A-Za-z-]{1,127}$/;
 export const VAULT_NAME = /^(?!.*--)[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$/;
 
-const HOST_VAULT = /^([^.:[\]]+)\.localhost(?::\d+)?$/i;
+const HOST_VAULT = /^([^.:[\]]+)\.(?:localhost|vault\.azure\.net|vault\.azure\.cn|vault\.usgovcloudapi\.net)(?::\d+)?$/i;
 
 export interface Route {
   vault?: string;
@@ -18,7 +18,7 @@ export interface Route {
 }
 
 /**
- * Vault from `<vault>.localhost` in Host, else from the first path segment;
+ * Vault from `<vault>.localhost` (or `<vault>.<cloud vault suffix>`, reached through a test proxy) in Host, else from the first path segment;
  * then the Key Vault secrets paths.
  */
 export function parseRoute(method: string, host: string | undefined, pathname: string): Route {

@@ -9,8 +9,9 @@ import { badParameter, errorFor, secretNotFound, throttled, type ErrorContext } 
 import { describeFault, FaultState } from './faults.js';
 import { parseRoute, SECRET_NAME, VAULT_NAME, type Route } from './routes.js';
 import { SecretStore, type SecretVersion, type StoredSecret } from './store.js';
-import { tlsMaterial, type TlsMaterial } from './tls.js';
-import { TokenIssuer, VAULT_RESOURCE } from './tokens.js';
+import { handleAuthority, isAuthorityPath, type ClientRegistry } from './authority.js';
+import { isVaultHost, tlsMaterial, type TlsMaterial } from './tls.js';
+import { CLOUD_RESOURCES, resourceForHost, TokenIssuer } from './tokens.js';
 import type { Fault, LocalVault, LocalVaultOptions, Operation, RequestRecord } from './types.js';
 
 interface Reply {
@@ -44,6 +45,7 @@ class LocalVaultServer implements LocalVault {
   private readonly issuer: TokenIssuer;
   private readonly store = new SecretStore();
   private readonly blobs = new Map<string, Buffer>();
+  private readonly clients: ClientRegistry = new Map();
   private readonly servers: Server[] = [];
   private port = 0;
   private inFlight = 0;
@@ -89,12 +91,12 @@ class LocalVaultServer implements LocalVault {
     this.identityEndpoint = `http://127.0.0.1:${identityPort}/msi/token`;
   }
 
-  /** `<vault>.localhost` gets a certificate naming it; any other name gets the default one. */
+  /** `<vault>.localhost` (or a vault host of a real cloud, for proxy tests) gets a certificate naming it; any other name gets the default one. */
   private sni(): (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void {
     const contexts = new Map<string, Promise<SecureContext>>();
     return (servername, cb) => {
       const host = servername.toLowerCase();
-      if (!host.endsWith('.localhost')) {
+      if (!isVaultHost(host)) {
         cb(null, undefined);
         return;
       }
@@ -138,8 +140,12 @@ class LocalVaultServer implements LocalVault {
     return this.inFlightPeak;
   }
 
-  issueToken(opts: { expiresInSeconds?: number } = {}): { token: string; expiresOn: number } {
-    return this.issuer.issue(opts.expiresInSeconds);
+  issueToken(opts: { expiresInSeconds?: number; audience?: string } = {}): { token: string; expiresOn: number } {
+    return this.issuer.issue(opts.expiresInSeconds, opts.audience);
+  }
+
+  addClient(clientId: string, secret: string): void {
+    this.clients.set(clientId, secret);
   }
 
   async close(): Promise<void> {
@@ -159,6 +165,13 @@ class LocalVaultServer implements LocalVault {
 
   private async handleVault(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://local');
+    if (isAuthorityPath(url.pathname)) {
+      const record = this.record(req, 'token');
+      const answer = await handleAuthority(req, url, { clients: this.clients, issuer: this.issuer, tenantId: this.tenantId }, await readBody(req));
+      if (answer.authorized) record.authorized = true;
+      this.send(res, record, answer);
+      return;
+    }
     const route = parseRoute(req.method ?? 'GET', req.headers.host, url.pathname);
     const record = this.record(req, route.operation, route.vault, route.name);
     if (route.operation === 'backup') this.trackInFlight(res);
@@ -166,7 +179,7 @@ class LocalVaultServer implements LocalVault {
     const body = await readBody(req);
     if (this.faults.latencyMs > 0) await sleep(this.faults.latencyMs);
 
-    const auth = this.issuer.check(req.headers.authorization);
+    const auth = this.issuer.check(req.headers.authorization, resourceForHost(req.headers.host));
     if (!auth.ok) {
       const message =
         auth.reason === 'missing'
@@ -174,7 +187,7 @@ class LocalVaultServer implements LocalVault {
           : auth.reason === 'expired'
             ? 'AKV10022: Invalid token: the token has expired.'
             : 'AKV10022: Invalid audience or issuer: the token was not issued for this vault.';
-      this.send(res, record, { status: 401, body: { error: { code: 'Unauthorized', message } }, headers: this.challengeHeader() });
+      this.send(res, record, { status: 401, body: { error: { code: 'Unauthorized', message } }, headers: this.challengeHeader(req.headers.host) });
       return;
     }
     record.authorized = true;
@@ -292,9 +305,10 @@ class LocalVaultServer implements LocalVault {
     };
   }
 
-  private challengeHeader(): Record<string, string> {
+  /** The resource is the cloud's own for its vault hosts, so the SDK's resource check passes only for the right cloud. */
+  private challengeHeader(host: string | undefined): Record<string, string> {
     return {
-      'www-authenticate': `Bearer authorization="https://login.microsoftonline.com/${this.tenantId}", resource="${VAULT_RESOURCE}"`,
+      'www-authenticate': `Bearer authorization="https://login.microsoftonline.com/${this.tenantId}", resource="${resourceForHost(host)}"`,
     };
   }
 
@@ -330,18 +344,18 @@ class LocalVaultServer implements LocalVault {
       return reply(400, { error: { code: 'BadRequest', message: `api-version must be ${MSI_API_VERSION}.` } });
     }
     const resource = (url.searchParams.get('resource') ?? '').replace(/\/+$/, '');
-    if (resource !== VAULT_RESOURCE) {
+    if (!Object.values(CLOUD_RESOURCES).includes(resource)) {
       return reply(400, {
         error: 'invalid_resource',
         error_description: `AADSTS500011: The resource principal named ${resource} was not found in the tenant named ${this.tenantId}.`,
       });
     }
-    const { token, expiresOn } = this.issuer.issue();
+    const { token, expiresOn } = this.issuer.issue(3600, resource);
     // App Service sends expires_on as a string of epoch seconds; MSAL accepts that (or ISO 8601).
     return reply(200, {
       access_token: token,
       expires_on: String(expiresOn),
-      resource: VAULT_RESOURCE,
+      resource,
       token_type: 'Bearer',
       client_id: this.issuer.appId,
     });
@@ -416,7 +430,7 @@ class LocalVaultServer implements LocalVault {
           ...(name ? { name } : {}),
         };
         const headers: Record<string, string> = {
-          ...(fault.status === 401 ? this.challengeHeader() : {}),
+          ...(fault.status === 401 ? this.challengeHeader(req.headers.host) : {}),
           ...(fault.retryAfter !== undefined ? { 'retry-after': String(fault.retryAfter) } : {}),
           ...fault.headers,
         };

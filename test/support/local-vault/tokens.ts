@@ -2,6 +2,20 @@ import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 
 export const VAULT_RESOURCE = 'https://vault.azure.net';
 
+/** The Key Vault resource (token audience) of each cloud, by the vault DNS suffix it serves. */
+export const CLOUD_RESOURCES: Readonly<Record<string, string>> = {
+  'vault.azure.net': VAULT_RESOURCE,
+  'vault.azure.cn': 'https://vault.azure.cn',
+  'vault.usgovcloudapi.net': 'https://vault.usgovcloudapi.net',
+};
+
+/** The resource a request to this Host must carry a token for: a sovereign cloud's for its vault hosts, else the public one. */
+export function resourceForHost(host: string | undefined): string {
+  const name = (host ?? '').toLowerCase().replace(/:\d+$/, '');
+  for (const [suffix, resource] of Object.entries(CLOUD_RESOURCES)) if (name.endsWith(`.${suffix}`)) return resource;
+  return VAULT_RESOURCE;
+}
+
 export type TokenCheck = { ok: true } | { ok: false; reason: 'missing' | 'foreign' | 'expired' };
 
 /**
@@ -16,12 +30,12 @@ export class TokenIssuer {
 
   constructor(readonly tenantId: string) {}
 
-  issue(expiresInSeconds = 3600): { token: string; expiresOn: number } {
+  issue(expiresInSeconds = 3600, audience = VAULT_RESOURCE): { token: string; expiresOn: number } {
     const now = Math.floor(Date.now() / 1000);
     const expiresOn = now + Math.floor(expiresInSeconds);
     const header = b64json({ typ: 'JWT', alg: 'HS256' });
     const payload = b64json({
-      aud: VAULT_RESOURCE,
+      aud: audience,
       iss: `https://sts.windows.net/${this.tenantId}/`,
       tid: this.tenantId,
       oid: this.objectId,
@@ -35,7 +49,7 @@ export class TokenIssuer {
     return { token, expiresOn };
   }
 
-  check(authorization: string | undefined): TokenCheck {
+  check(authorization: string | undefined, audience = VAULT_RESOURCE): TokenCheck {
     if (!authorization) return { ok: false, reason: 'missing' };
     const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
     if (!match) return { ok: false, reason: 'missing' };
@@ -53,7 +67,7 @@ export class TokenIssuer {
     } catch {
       return { ok: false, reason: 'foreign' };
     }
-    if (claims.aud !== VAULT_RESOURCE) return { ok: false, reason: 'foreign' };
+    if (claims.aud !== audience) return { ok: false, reason: 'foreign' };
     if (typeof claims.exp !== 'number' || claims.exp <= Date.now() / 1000) {
       return { ok: false, reason: 'expired' };
     }

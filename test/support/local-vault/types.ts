@@ -62,7 +62,14 @@ export interface LocalVault {
   clearRequests(): void;
   inFlightMax(): number;
   faults: Faults;
-  issueToken(opts?: { expiresInSeconds?: number }): { token: string; expiresOn: number };
+  /** A token this vault accepts; `audience` is the cloud's Key Vault resource (https://vault.azure.net by default). */
+  issueToken(opts?: { expiresInSeconds?: number; audience?: string }): { token: string; expiresOn: number };
+  /**
+   * Registers a service principal with the local authority that this server also serves over its
+   * HTTPS origin (AZURE_AUTHORITY_HOST=<origin>): /<tenant>/v2.0/.well-known/openid-configuration
+   * and /<tenant>/oauth2/v2.0/token (client_credentials with this secret).
+   */
+  addClient(clientId: string, secret: string): void;
   close(): Promise<void>;
 }
 
