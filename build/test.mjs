@@ -88,7 +88,7 @@ await phase('unit tests', () => {
 }, { fatal: false });
 
 await phase('integration + pwsh tests', () => {
-  const files = [...testFiles('out/test/integration'), ...testFiles('out/test/pwsh')];
+  const files = [...testFiles('out/test/integration'), ...testFiles('out/test/reliability'), ...testFiles('out/test/pwsh')];
   if (!files.length) {
     log('no out/test/integration or out/test/pwsh tests yet');
     return 'skipped';
