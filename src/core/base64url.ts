@@ -13,6 +13,10 @@ export function decodeBase64Url(value: unknown): Uint8Array {
     throw new BackupError('Service', `The vault's backup answer is empty.`, { code: 'InvalidResponse' });
   }
   const unpadded = value.replace(/=+$/, '');
+  if (unpadded.length === 0) {
+    // "=" or "==" would otherwise decode to zero bytes: an empty backup file.
+    throw new BackupError('Service', `The vault's backup answer is empty.`, { code: 'InvalidResponse' });
+  }
   if (!BASE64URL.test(value) || unpadded.length % 4 === 1) {
     throw new BackupError('Service', `The vault's backup answer is not base64url.`, { code: 'InvalidResponse' });
   }

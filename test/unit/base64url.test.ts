@@ -16,7 +16,7 @@ describe('decoding the backup value', () => {
   });
 
   it('refuses values that are empty, missing, not base64url, or impossible lengths', () => {
-    for (const value of ['', undefined, null, 42, 'ab+c', 'ab/c', 'a b', 'abcde', 'ab=c', '€']) {
+    for (const value of ['', undefined, null, 42, 'ab+c', 'ab/c', 'a b', 'abcde', 'ab=c', '€', '=', '==']) {
       assert.throws(() => decodeBase64Url(value), (e: unknown) => e instanceof BackupError && e.kind === 'Service' && e.code === 'InvalidResponse');
     }
   });
