@@ -72,13 +72,20 @@ export function parseSecretId(id: unknown, addressing: VaultAddressing): SecretR
   if (typeof id !== 'string' || id.length === 0) {
     throw new BackupError('InvalidArgument', `The secret identifier is required; got ${describeValue(id)}.`);
   }
+  // The URL parser drops tabs and newlines, trims spaces, maps full-width
+  // letters to ASCII and reads backslashes as slashes: it would back up a
+  // secret other than the one typed. Only the plain form is accepted.
+  if (!/^[\x21-\x7e]+$/.test(id) || !/^https:\/\//i.test(id)) {
+    throw new BackupError('InvalidArgument', `The secret identifier ${describeValue(id)} must be a plain https URI like https://myvault.vault.azure.net/secrets/mysecret, without spaces or control characters.`);
+  }
   let url: URL;
   try {
     url = new URL(id);
   } catch {
     throw new BackupError('InvalidArgument', `The secret identifier ${describeValue(id)} is not a URI like https://myvault.vault.azure.net/secrets/mysecret.`);
   }
-  if (url.protocol !== 'https:' || url.username || url.password || url.search || url.hash || (url.port !== '' && url.port !== '443')) {
+  // A bare '?' or '#' leaves search and hash empty, so the raw text is checked too.
+  if (url.protocol !== 'https:' || url.username || url.password || /[?#]/.test(id) || (url.port !== '' && url.port !== '443')) {
     throw new BackupError('InvalidArgument', `The secret identifier ${describeValue(id)} must be an https Key Vault secret URI without port, query or fragment.`);
   }
   const host = url.hostname.toLowerCase();

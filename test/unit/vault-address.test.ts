@@ -75,6 +75,18 @@ describe('secret identifiers', () => {
     const local = { dnsSuffix: 'vault.azure.net', override: 'https://127.0.0.1:1/{vault}' };
     assert.deepEqual(parseSecretId('https://demo.vault.azure.net/secrets/hello', local), { vaultName: 'demo', name: 'hello' });
     invalid(() => parseSecretId('https://demo.example.com/secrets/hello', local));
+    // The URL parser would quietly turn each of these into a plain, different, secret name or host.
+    for (const id of [
+      'https://myvault.vault.azure.net/secrets/my\tsecret',
+      'https://myvault.vault.azure.net/secrets/my\nsecret',
+      ' https://myvault.vault.azure.net/secrets/mysecret',
+      'https://myvault.vault.azure.net/secrets/mysecret ',
+      'https://\uff4dyvault.vault.azure.net/secrets/mysecret',
+      'https:\\\\myvault.vault.azure.net\\secrets\\mysecret',
+      'https:/myvault.vault.azure.net/secrets/mysecret',
+    ]) {
+      assert.throws(() => parseSecretId(id, publicCloud), (e: unknown) => e instanceof BackupError && e.kind === 'InvalidArgument', JSON.stringify(id));
+    }
     assert.throws(
       () => parseSecretId('https://myvault.vault.azure.net/secrets/a%2Fb', publicCloud),
       (e: unknown) => e instanceof BackupError && e.kind === 'InvalidArgument' && e.message.includes('"https://myvault.vault.azure.net/secrets/a%2Fb"') && e.message.includes('"a%2Fb"'),
