@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ensureNode, exeName, hostRid, repoRoot } from '../build/node-runtime.mjs';
 
 function parse(argv) {
@@ -36,19 +37,26 @@ function median(values) {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-const options = parse(process.argv.slice(2));
-if (!existsSync(options.exe)) throw new Error(`${options.exe} does not exist; run npm run build first`);
-const node22 = ensureNode();
-const subjects = [
-  { label: `${path.relative(repoRoot, options.exe)} ${options.exeArgs.join(' ')}`, cmd: options.exe, args: options.exeArgs, times: [] },
-  { label: 'node22 -e 0', cmd: node22, args: ['-e', '0'], times: [] },
-];
-// One untimed round fills the page cache so the first timed run is not an outlier.
-for (const s of subjects) timeOnce(s.cmd, s.args);
-for (let i = 0; i < options.runs; i++) for (const s of subjects) s.times.push(timeOnce(s.cmd, s.args));
-
-const [exe, bare] = subjects.map((s) => ({ ...s, median: median(s.times), min: Math.min(...s.times), max: Math.max(...s.times) }));
-for (const s of [exe, bare]) {
-  console.log(`${s.label.padEnd(48)} median ${s.median.toFixed(1)} ms  (min ${s.min.toFixed(1)}, max ${s.max.toFixed(1)}, n=${s.times.length})`);
+/** Interleaved timed runs of the executable and of `node22 -e 0`; medians and their ratio. */
+export function measureStartup({ runs = 15, exe, exeArgs = ['--version'] }) {
+  if (!existsSync(exe)) throw new Error(`${exe} does not exist; run npm run build first`);
+  const node22 = ensureNode();
+  const subjects = [
+    { label: `${path.relative(repoRoot, exe)} ${exeArgs.join(' ')}`, cmd: exe, args: exeArgs, times: [] },
+    { label: 'node22 -e 0', cmd: node22, args: ['-e', '0'], times: [] },
+  ];
+  // One untimed round fills the page cache so the first timed run is not an outlier.
+  for (const s of subjects) timeOnce(s.cmd, s.args);
+  for (let i = 0; i < runs; i++) for (const s of subjects) s.times.push(timeOnce(s.cmd, s.args));
+  const [exeResult, bare] = subjects.map((s) => ({ ...s, median: median(s.times), min: Math.min(...s.times), max: Math.max(...s.times) }));
+  return { exe: exeResult, bare, ratio: exeResult.median / bare.median };
 }
-console.log(`ratio ${(exe.median / bare.median).toFixed(2)}x`);
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const options = parse(process.argv.slice(2));
+  const { exe, bare, ratio } = measureStartup(options);
+  for (const s of [exe, bare]) {
+    console.log(`${s.label.padEnd(48)} median ${s.median.toFixed(1)} ms  (min ${s.min.toFixed(1)}, max ${s.max.toFixed(1)}, n=${s.times.length})`);
+  }
+  console.log(`ratio ${ratio.toFixed(2)}x`);
+}

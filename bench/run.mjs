@@ -1,0 +1,313 @@
+// `npm run bench`: how fast a whole vault is backed up, against the local vault in its own process
+// (20 ms per request), in one run; prints each measurement with its target. Not part of `npm test`.
+//   A  Get-… | Backup-AzKeyVaultSecret through pwsh and this module (pipeline time only)
+//   B  lower bound: one Node 22 process, the SDK's backupSecret with the same concurrency
+//   C  the Az cmdlet's way: one request at a time in one process
+//   D  the naive wrapper: one executable process per secret (a smaller N, scaled)
+// plus --version start-up against `node -e 0`, peak memory of `serve` for 10,000 secrets, and a
+// vault that throttles above a rate.
+//   node bench/run.mjs [--n 1000] [--n-naive 100] [--n-memory 10000] [--rate 200] [--n-rate 2000] [--skip-build]
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import { setInterval, clearInterval } from 'node:timers';
+import { pathToFileURL } from 'node:url';
+import { build, exePath } from '../build/build.mjs';
+import { ensureTools } from '../build/ensure-tools.mjs';
+import { hostRid, repoRoot } from '../build/node-runtime.mjs';
+import { measureStartup } from './startup.mjs';
+
+const { values: opts } = parseArgs({
+  options: {
+    n: { type: 'string', default: '1000' },
+    'n-naive': { type: 'string', default: '100' },
+    'n-memory': { type: 'string', default: '10000' },
+    rate: { type: 'string', default: '200' },
+    'n-rate': { type: 'string', default: '2000' },
+    'latency-ms': { type: 'string', default: '20' },
+    concurrency: { type: 'string', default: '16' },
+    'skip-build': { type: 'boolean', default: false },
+  },
+});
+const N = Number(opts.n);
+const N_NAIVE = Number(opts['n-naive']);
+const N_MEMORY = Number(opts['n-memory']);
+const RATE = Number(opts.rate);
+const N_RATE = Number(opts['n-rate']);
+const LATENCY = Number(opts['latency-ms']);
+const CONCURRENCY = Number(opts.concurrency);
+const VAULT = 'benchvault';
+const BACKUP_PREFIX = ')AzureKeyVaultSecretBackupV1.microsoft.com';
+// The local vault has no rate limit unless asked; the executable's pacer (90% of Key Vault's
+// 4,000 per 10 s) would otherwise be what A measures, where B has none.
+const UNPACED = { AZ_KEYVAULT_BACKUP_MAX_REQUESTS_PER_SECOND: '100000' };
+
+const log = (message) => process.stderr.write(`[bench] ${message}\n`);
+const seconds = (ms) => `${(ms / 1000).toFixed(2)} s`;
+const scratch = [];
+const children = new Set();
+
+function tempDir(label) {
+  const dir = mkdtempSync(path.join(tmpdir(), `azkvb-bench-${label}-`));
+  scratch.push(dir);
+  return dir;
+}
+
+/** Spawns asynchronously and collects output; the vault lives in another process, but nothing here may block. */
+function run(cmd, args, { env, input, timeoutMs = 600_000, onSpawn } = {}) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    children.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      children.delete(child);
+      resolve({ code, signal, stdout, stderr, ms: performance.now() - started });
+    });
+    onSpawn?.(child);
+    child.stdin.end(input ?? '');
+  });
+}
+
+function cleanEnv(extra) {
+  const env = { ...process.env };
+  for (const key of Object.keys(env)) if (key.startsWith('AZURE_') || key.startsWith('MSI_') || key.startsWith('IDENTITY_')) delete env[key];
+  return { ...env, ...extra };
+}
+
+/** The local vault in its own process, seeded with `count` secrets named like cli.js names them. */
+async function startVault(node22, { count, rateLimit }) {
+  const cli = path.join(repoRoot, 'out', 'test', 'support', 'local-vault', 'cli.js');
+  const args = [cli, '--count', String(count), '--vault', VAULT, '--latency-ms', String(LATENCY)];
+  if (rateLimit) args.push('--rate-limit', String(rateLimit));
+  const child = spawn(node22, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  children.add(child);
+  const info = await new Promise((resolve, reject) => {
+    let buffered = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => {
+      buffered += d;
+      const end = buffered.indexOf('\n');
+      if (end >= 0) resolve(JSON.parse(buffered.slice(0, end)));
+    });
+    child.on('error', reject);
+    child.on('close', (code) => reject(new Error(`local vault exited with ${code}`)));
+  });
+  const width = Math.max(4, String(count).length);
+  const names = Array.from({ length: count }, (_, i) => `secret-${String(i + 1).padStart(width, '0')}`);
+  return {
+    names,
+    env: {
+      NODE_EXTRA_CA_CERTS: info.caFile,
+      AZ_KEYVAULT_BACKUP_VAULT_URL: info.vaultUrlTemplate,
+      IDENTITY_ENDPOINT: info.identityEndpoint,
+      IDENTITY_HEADER: info.identityHeader,
+    },
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('close', resolve);
+        children.delete(child);
+        child.stdin.end();
+      }),
+  };
+}
+
+/** Every expected file exists and holds a Key Vault secret backup. */
+function checkFiles(dir, expected) {
+  const files = readdirSync(dir);
+  const bad = files.filter((f) => !readFileSync(path.join(dir, f)).subarray(0, BACKUP_PREFIX.length).toString('latin1').startsWith(BACKUP_PREFIX));
+  return { files: files.length, ok: files.length === expected && bad.length === 0 };
+}
+
+// ---- A: through pwsh and the module --------------------------------------------------------
+
+async function scenarioA(pwsh, vault) {
+  const { DEFINE_AZ_TYPES } = await import(pathToFileURL(path.join(repoRoot, 'out', 'test', 'pwsh', 'az-types.js')).href);
+  const dir = tempDir('a');
+  const work = tempDir('a-script');
+  const namesFile = path.join(work, 'names.json');
+  writeFileSync(namesFile, JSON.stringify(vault.names.slice(0, N)));
+  const script = path.join(work, 'bench.ps1');
+  writeFileSync(script, [
+    'param($Module, $VaultName, $NamesFile, $OutDir, $ThrottleLimit)',
+    "$ErrorActionPreference = 'Stop'",
+    "$ProgressPreference = 'SilentlyContinue'",
+    DEFINE_AZ_TYPES,
+    'Import-Module $Module',
+    '$items = foreach ($n in (Get-Content -Raw -LiteralPath $NamesFile | ConvertFrom-Json)) { New-AzSecretItem -VaultName $VaultName -Name $n }',
+    '$sw = [System.Diagnostics.Stopwatch]::StartNew()',
+    '$out = $items | Backup-AzKeyVaultSecret -OutputFile $OutDir -ThrottleLimit $ThrottleLimit -ErrorAction SilentlyContinue -ErrorVariable failures',
+    '$sw.Stop()',
+    '$first = if ($failures.Count) { [string]$failures[0] } else { $null }',
+    '[pscustomobject]@{ ms = $sw.Elapsed.TotalMilliseconds; ok = @($out).Count; failed = $failures.Count; firstError = $first } | ConvertTo-Json -Compress',
+  ].join('\n'));
+  const env = cleanEnv({ ...vault.env, ...UNPACED });
+  const module = path.join(repoRoot, 'Az.KeyVault.Backup.psd1');
+  const result = await run(pwsh, ['-NoProfile', '-NonInteractive', '-File', script, module, VAULT, namesFile, dir, String(CONCURRENCY)], { env });
+  if (result.code !== 0) throw new Error(`pwsh exited ${result.code}: ${result.stderr}${result.stdout}`);
+  const line = result.stdout.trim().split('\n').at(-1);
+  const measured = JSON.parse(line);
+  return { ...measured, totalMs: result.ms, check: checkFiles(dir, N) };
+}
+
+// ---- B and C: the SDK in one Node 22 process -------------------------------------------------
+
+async function scenarioSdk(node22, vault, concurrency, count) {
+  const dir = tempDir(`sdk-${concurrency}`);
+  const namesFile = path.join(tempDir('names'), 'names.json');
+  writeFileSync(namesFile, JSON.stringify(vault.names.slice(0, count)));
+  const result = await run(node22, [path.join(repoRoot, 'bench', 'sdk-client.mjs'), '--vault', VAULT, '--names', namesFile, '--out', dir, '--concurrency', String(concurrency)], {
+    env: cleanEnv(vault.env),
+  });
+  if (result.code !== 0) throw new Error(`sdk-client exited ${result.code}: ${result.stderr}`);
+  const measured = JSON.parse(result.stdout.trim().split('\n').at(-1));
+  return { ...measured, totalMs: result.ms, check: checkFiles(dir, count) };
+}
+
+// ---- D: one executable process per secret ----------------------------------------------------
+
+async function scenarioNaive(exe, vault) {
+  const dir = tempDir('d');
+  const env = cleanEnv(vault.env);
+  const started = performance.now();
+  let failed = 0;
+  for (const name of vault.names.slice(0, N_NAIVE)) {
+    const result = await run(exe, ['backup', '--vault-name', VAULT, '--name', name, '--directory', dir], { env });
+    if (result.code !== 0) failed++;
+  }
+  const ms = performance.now() - started;
+  return { ms, failed, ok: N_NAIVE - failed, check: checkFiles(dir, N_NAIVE) };
+}
+
+// ---- serve directly: peak memory and the throttled vault ---------------------------------------
+
+function serveInput(names, dir) {
+  const lines = [JSON.stringify({ type: 'hello', protocol: 1, client: 'bench' })];
+  names.forEach((name, i) => lines.push(JSON.stringify({ type: 'backup', id: i + 1, vaultName: VAULT, name, directory: dir, force: false })));
+  lines.push(JSON.stringify({ type: 'end' }), '');
+  return lines.join('\n');
+}
+
+function vmHwmKiB(pid) {
+  try {
+    const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined; // already gone
+  }
+}
+
+async function scenarioServe(exe, vault, count, extraEnv, args = []) {
+  const dir = tempDir('serve');
+  let peakKiB = 0;
+  let poll;
+  const sample = (pid) => {
+    const kib = vmHwmKiB(pid);
+    if (kib !== undefined) peakKiB = Math.max(peakKiB, kib);
+  };
+  const result = await run(exe, ['serve', '--concurrency', String(CONCURRENCY), ...args], {
+    env: cleanEnv({ ...vault.env, ...extraEnv }),
+    input: serveInput(vault.names.slice(0, count), dir),
+    onSpawn: (child) => {
+      poll = setInterval(() => sample(child.pid), 50);
+      // The high-water mark once the last result is out, just before the process exits.
+      child.stdout.on('data', (d) => {
+        if (d.includes('"type":"bye"')) sample(child.pid);
+      });
+    },
+  });
+  clearInterval(poll);
+  if (result.code !== 0) throw new Error(`serve exited ${result.code}: ${result.stderr.slice(0, 2000)}`);
+  const bye = JSON.parse(result.stdout.trim().split('\n').at(-1));
+  const statuses = result.stderr;
+  return { ms: result.ms, peakMiB: peakKiB / 1024, ok: bye.succeeded, failed: bye.failed, check: checkFiles(dir, count), stderr: statuses };
+}
+
+// ---- the run ---------------------------------------------------------------------------------
+
+async function main() {
+  const tools = ensureTools();
+  if (!opts['skip-build']) {
+    log('compiling and building the executable');
+    const tsc = await run(process.execPath, [path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
+    if (tsc.code !== 0) throw new Error(`tsc failed:\n${tsc.stdout}${tsc.stderr}`);
+    await build([]);
+  }
+  const exe = exePath(hostRid());
+  const rows = [];
+  const row = (what, measured, target, pass, note = '') => rows.push({ what, measured, target, pass, note });
+
+  log(`start-up: ${exe} --version vs node22 -e 0`);
+  const startup = measureStartup({ exe, runs: 15 });
+
+  log(`local vault: ${N} secrets, ${LATENCY} ms per request`);
+  let vault = await startVault(tools.node22, { count: Math.max(N, N_NAIVE) });
+  log(`A: ${N} secrets through pwsh | Backup-AzKeyVaultSecret`);
+  const a = await scenarioA(tools.pwsh, vault);
+  log(`B: ${N} secrets, SDK backupSecret, ${CONCURRENCY} in flight`);
+  const b = await scenarioSdk(tools.node22, vault, CONCURRENCY, N);
+  log(`C: ${N} secrets, SDK backupSecret, one at a time`);
+  const c = await scenarioSdk(tools.node22, vault, 1, N);
+  log(`D: ${N_NAIVE} secrets, one executable process each`);
+  const d = await scenarioNaive(exe, vault);
+  await vault.stop();
+
+  log(`memory: serve with ${N_MEMORY} secrets`);
+  vault = await startVault(tools.node22, { count: N_MEMORY });
+  const mem = await scenarioServe(exe, vault, N_MEMORY, UNPACED);
+  await vault.stop();
+
+  log(`throttled: ${N_RATE} secrets, the vault answers 429 above ${RATE}/s`);
+  vault = await startVault(tools.node22, { count: N_RATE, rateLimit: RATE });
+  const throttled = await scenarioServe(exe, vault, N_RATE, {}, ['--log-level', 'verbose']);
+  await vault.stop();
+  const retries = (throttled.stderr.match(/The vault answered 429/g) ?? []).length;
+  const narrowed = (throttled.stderr.match(/is throttling; backups in flight/g) ?? []).length;
+
+  const dScaled = (d.ms / N_NAIVE) * N;
+  const imposed = (N_RATE / RATE) * 1000;
+  row(`A  pwsh | Backup-AzKeyVaultSecret, N=${N}`, seconds(a.ms), '', a.failed === 0 && a.check.ok,
+    `pipeline only; pwsh start + import + ${N} items: ${seconds(a.totalMs - a.ms)}; ${a.ok} ok, ${a.failed} failed${a.firstError ? ` (${a.firstError})` : ''}`);
+  row(`B  Node 22 + SDK, ${CONCURRENCY} in flight, N=${N}`, seconds(b.totalMs), '', b.failed === 0 && b.check.ok, `process start to exit; work alone ${seconds(b.ms)}`);
+  row(`C  one at a time (Az's way), N=${N}`, seconds(c.totalMs), '', c.failed === 0 && c.check.ok, `work alone ${seconds(c.ms)}`);
+  row(`D  one process per secret, N=${N_NAIVE} x ${N / N_NAIVE}`, seconds(dScaled), '', d.failed === 0 && d.check.ok, `${seconds(d.ms)} for ${N_NAIVE}, ${(d.ms / N_NAIVE).toFixed(0)} ms each`);
+  row('A/B', (a.ms / b.totalMs).toFixed(2), '<= 1.25', a.ms / b.totalMs <= 1.25);
+  row('C/A', (c.totalMs / a.ms).toFixed(1), '>= 10', c.totalMs / a.ms >= 10);
+  row('D/A', (dScaled / a.ms).toFixed(1), '>= 20', dScaled / a.ms >= 20);
+  row('start-up --version / node -e 0', startup.ratio.toFixed(2), '<= 2', startup.ratio <= 2,
+    `${startup.exe.median.toFixed(1)} ms vs ${startup.bare.median.toFixed(1)} ms (medians of 15)`);
+  row(`peak RSS (VmHWM), serve, N=${N_MEMORY}`, `${mem.peakMiB.toFixed(0)} MB`, '<= 150 MB', mem.peakMiB <= 150 && mem.failed === 0 && mem.check.ok,
+    `${mem.ok} ok, ${mem.failed} failed in ${seconds(mem.ms)}`);
+  row(`throttled vault (429 above ${RATE}/s), N=${N_RATE}: failures`, String(throttled.failed), '0', throttled.failed === 0 && throttled.check.ok,
+    `${retries} throttled answers retried, concurrency halved ${narrowed} time(s)`);
+  row('throttled: time / time the rate limit imposes', (throttled.ms / imposed).toFixed(2), '<= 1.5', throttled.ms / imposed <= 1.5,
+    `${seconds(throttled.ms)} vs ${seconds(imposed)} (${N_RATE} / ${RATE} per s)`);
+
+  const width = Math.max(...rows.map((r) => r.what.length));
+  console.log(`\n${'measurement'.padEnd(width)}  ${'measured'.padStart(9)}  ${'target'.padEnd(9)}  result  note`);
+  for (const r of rows) {
+    const verdict = r.target ? (r.pass ? 'pass' : 'FAIL') : (r.pass ? 'ok' : 'FAIL');
+    console.log(`${r.what.padEnd(width)}  ${r.measured.padStart(9)}  ${r.target.padEnd(9)}  ${verdict.padEnd(6)}  ${r.note}`);
+  }
+  console.log(`\nlocal vault: ${LATENCY} ms per request, its own process; executable ${path.relative(repoRoot, exe)}; D runs the executable from Node, sequentially, as a naive wrapper would.`);
+  return rows.every((r) => r.pass);
+}
+
+let passed = false;
+try {
+  passed = await main();
+} catch (error) {
+  log(`failed: ${error.stack ?? error}`);
+} finally {
+  for (const child of children) child.kill('SIGTERM');
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+}
+process.exit(passed ? 0 : 1);
