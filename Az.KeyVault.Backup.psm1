@@ -210,6 +210,13 @@ function New-PipelineState {
         Targets       = [System.Collections.Generic.HashSet[string]]::new([System.StringComparer]::OrdinalIgnoreCase)
         YesToAll      = $false
         NoToAll       = $false
+        # Progress: items accepted so far, items whose outcome was written, and whether input ended
+        # (only then is the total known).
+        Accepted      = 0
+        Completed     = 0
+        InputEnded    = $false
+        ProgressShown = $false
+        ProgressWatch = $null
     }
 }
 
@@ -609,6 +616,7 @@ function Write-ReadyEntry {
         $head = $State.Queue.Peek()
         if (-not $head.Done) { return }
         [void]$State.Queue.Dequeue()
+        $State.Completed++
         if ($null -ne $head.ErrorRecord) {
             $State.Cmdlet.WriteError($head.ErrorRecord)
         }
@@ -648,6 +656,7 @@ function ConvertFrom-ResultError {
 function Add-LocalError {
     param([hashtable]$State, [System.Management.Automation.ErrorRecord]$ErrorRecord)
     $State.Queue.Enqueue(@{ Done = $true; ErrorRecord = $ErrorRecord })
+    $State.Accepted++
 }
 
 function Invoke-BackupItem {
@@ -755,8 +764,31 @@ function Invoke-BackupItem {
     $entry = @{ Done = $false; Result = $null; ErrorRecord = $null; Target = $targetObject; VaultName = $VaultName; Name = $Name; SecretId = $secretId }
     $State.Pending[[string]$requestId] = $entry
     $State.Queue.Enqueue($entry)
+    $State.Accepted++
     Send-ChildMessage -State $State -Message $request
     Sync-Output -State $State
+}
+
+function Write-BackupProgress {
+    # At most a few updates a second: Write-Progress per item would cost more than the backups.
+    # While items still arrive the total is unknown (done so far); once input has ended it is.
+    param([hashtable]$State, [switch]$Done)
+    if ($Done) {
+        if ($State.ProgressShown) { Write-Progress -Id 1 -Activity 'Backup-AzKeyVaultSecret' -Completed }
+        return
+    }
+    if ($State.Accepted -lt 2) { return }
+    if ($null -eq $State.ProgressWatch) { $State.ProgressWatch = [System.Diagnostics.Stopwatch]::StartNew() }
+    elseif ($State.ProgressWatch.ElapsedMilliseconds -lt 250) { return }
+    $State.ProgressWatch.Restart()
+    $State.ProgressShown = $true
+    if ($State.InputEnded) {
+        $percent = [int][math]::Floor(100 * $State.Completed / [math]::Max(1, $State.Accepted))
+        Write-Progress -Id 1 -Activity 'Backup-AzKeyVaultSecret' -Status ('{0} of {1} secrets backed up' -f $State.Completed, $State.Accepted) -PercentComplete $percent
+    }
+    else {
+        Write-Progress -Id 1 -Activity 'Backup-AzKeyVaultSecret' -Status ('{0} secrets backed up, {1} in progress' -f $State.Completed, ($State.Accepted - $State.Completed))
+    }
 }
 
 function Sync-Output {
@@ -764,6 +796,7 @@ function Sync-Output {
     param([hashtable]$State)
     if ($null -ne $State.Process) { Read-ChildStream -State $State }
     Write-ReadyEntry -State $State
+    Write-BackupProgress -State $State
     if ($null -ne $State.Process) { Assert-ChildHealthy -State $State }
 }
 
@@ -771,10 +804,12 @@ function Complete-BackupChild {
     # Normal end of the pipeline. 'end' goes out only after the last result: once it is sent,
     # closing stdin no longer means abort, so a stop during the wait could not cancel the work.
     param([hashtable]$State)
+    $State.InputEnded = $true
     if ($null -ne $State.Process) {
         while ($State.Queue.Count -gt 0 -and -not $State.StdoutEof) {
             Read-ChildStream -State $State -TimeoutMs 100
             Write-ReadyEntry -State $State
+            Write-BackupProgress -State $State
             if ($null -ne $State.Fatal) { $State.Cmdlet.ThrowTerminatingError($State.Fatal) }
         }
         Assert-ChildHealthy -State $State
@@ -1038,7 +1073,10 @@ function Backup-AzKeyVaultSecret {
         finally {
             # Reached without $finished on a stop (Ctrl+C, Select-Object -First, a downstream throw)
             # or a terminating error: the end block will not run, so end the child here.
-            if (-not $finished) { Stop-BackupChild -State $pipelineState }
+            if (-not $finished) {
+                Write-BackupProgress -State $pipelineState -Done
+                Stop-BackupChild -State $pipelineState
+            }
         }
     }
 
@@ -1049,6 +1087,7 @@ function Backup-AzKeyVaultSecret {
             $finished = $true
         }
         finally {
+            Write-BackupProgress -State $pipelineState -Done
             if ($finished) { Close-BackupChild -State $pipelineState }
             else { Stop-BackupChild -State $pipelineState }
         }
