@@ -3,7 +3,6 @@ import { toBackupError } from '../core/error-mapping.js';
 import type { BackupOutcome, BackupRequest } from '../core/backup.js';
 import type { SuppliedToken } from '../core/credential.js';
 import type { Logger } from '../core/logger.js';
-import { Limiter } from './limiter.js';
 import { helloLine, parseLine, PROTOCOL_VERSION, type RequestId } from './messages.js';
 import { OrderedResults } from './ordered-results.js';
 
@@ -24,6 +23,13 @@ export interface ServeOptions {
   onAbort?(): Promise<void> | void;
 }
 
+interface Job {
+  id: RequestId;
+  request: BackupRequest;
+  /** Fills this request's place in the ordered output. */
+  done(line: string): void;
+}
+
 export const EXIT_OK = 0;
 export const EXIT_ABORTED = 130;
 
@@ -34,9 +40,7 @@ export const EXIT_ABORTED = 130;
  */
 export async function serve(options: ServeOptions): Promise<number> {
   const { write, logger } = options;
-  const limiter = new Limiter(options.concurrency);
   const abort = new AbortController();
-  const inFlight = new Set<Promise<void>>();
   const output = new OrderedResults<string>(write);
   let succeeded = 0;
   let failed = 0;
@@ -57,6 +61,48 @@ export async function serve(options: ServeOptions): Promise<number> {
       error: { ...error.toJSON(), vaultName: request?.vaultName, name: request?.name, secretId: request?.secretId },
     });
   };
+
+  // Accepted requests wait as plain records and only become running work
+  // (promises, SDK state, sockets) when a slot frees, so memory stays flat
+  // however many lines the module sends ahead.
+  const queue: Array<Job | undefined> = [];
+  let head = 0;
+  let running = 0;
+  let idle: (() => void) | undefined;
+  const settled = (): void => {
+    running--;
+    pump();
+    if (running === 0 && head === queue.length) idle?.();
+  };
+  const start = ({ id, request, done }: Job): void => {
+    running++;
+    Promise.resolve()
+      .then(() => options.backup(request, abort.signal))
+      .then(
+        (outcome) => {
+          succeeded++;
+          done(JSON.stringify({ type: 'result', id, ok: true, path: outcome.path, bytes: outcome.bytes }));
+        },
+        (error: unknown) => done(failure(id, toBackupError(error, request), request)),
+      )
+      .finally(settled);
+  };
+  const pump = (): void => {
+    while (running < options.concurrency && head < queue.length) {
+      const job = queue[head]!;
+      queue[head++] = undefined;
+      start(job);
+    }
+    if (head > 1024 && head * 2 > queue.length) {
+      queue.splice(0, head);
+      head = 0;
+    }
+  };
+  const allSettled = (): Promise<void> =>
+    new Promise((resolve) => {
+      if (running === 0 && head === queue.length) resolve();
+      else idle = resolve;
+    });
 
   for await (const line of options.lines) {
     lineNumber++;
@@ -107,22 +153,10 @@ export async function serve(options: ServeOptions): Promise<number> {
       case 'backupInvalid':
         output.reserve()(failure(message.id, message.error));
         break;
-      case 'backup': {
-        const done = output.reserve();
-        const { id, request } = message;
-        const task = limiter
-          .run(() => options.backup(request, abort.signal))
-          .then(
-            (outcome) => {
-              succeeded++;
-              done(JSON.stringify({ type: 'result', id, ok: true, path: outcome.path, bytes: outcome.bytes }));
-            },
-            (error: unknown) => done(failure(id, toBackupError(error, request), request)),
-          );
-        const tracked = task.finally(() => inFlight.delete(tracked));
-        inFlight.add(tracked);
+      case 'backup':
+        queue.push({ id: message.id, request: message.request, done: output.reserve() });
+        pump();
         break;
-      }
       case 'end':
         ended = true;
         break;
@@ -132,13 +166,13 @@ export async function serve(options: ServeOptions): Promise<number> {
 
   if (!ended) {
     // EOF without 'end': the pipeline was stopped or PowerShell went away.
-    logger.verbose(`Input ended without 'end'; cancelling ${inFlight.size} backup(s) in flight.`);
+    logger.verbose(`Input ended without 'end'; cancelling ${running + queue.length - head} backup(s) in flight or waiting.`);
     abort.abort();
-    await Promise.allSettled([...inFlight]);
+    await allSettled();
     await options.onAbort?.();
     return EXIT_ABORTED;
   }
-  await Promise.allSettled([...inFlight]);
+  await allSettled();
   write(JSON.stringify({ type: 'bye', succeeded, failed }));
   return EXIT_OK;
 }
