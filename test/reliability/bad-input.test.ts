@@ -37,6 +37,11 @@ const BAD_SECRET_IDS = [
   'https://badinput.vault.azure.net/secrets/s#frag',
   'https://b--d.vault.azure.net/secrets/s',
   `https://badinput.vault.azure.net/secrets/${LONG}`,
+  'https://badinput.vault.azure.net/secrets/my\tsecret',
+  ' https://badinput.vault.azure.net/secrets/s',
+  'https://badinput.vault.azure.net/secrets/s?',
+  'https:\\\\badinput.vault.azure.net\\secrets\\s',
+  'https://\uff42adinput.vault.azure.net/secrets/s',
 ];
 
 describe('reliability: bad input is refused before any request', function () {
