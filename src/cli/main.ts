@@ -14,6 +14,16 @@ function version(): string {
   return pkg.version;
 }
 
+// TLS verification is never optional. Node would honour this variable on every
+// connection (sending a token to whoever answers), so it is removed before any
+// connection is made, and the user is told it was ignored.
+const tlsOverride = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+const startupWarnings =
+  tlsOverride !== undefined && tlsOverride !== '1'
+    ? [`NODE_TLS_REJECT_UNAUTHORIZED=${JSON.stringify(tlsOverride)} is ignored: az-keyvault-backup always verifies TLS certificates. Trust a local CA with NODE_EXTRA_CA_CERTS instead.`]
+    : [];
+
 const registry = new TempFileRegistry();
 
 function removeTempFiles(): void {
@@ -51,6 +61,7 @@ async function main(): Promise<void> {
   const parser = createParser({
     version: version(),
     env: process.env,
+    startupWarnings,
     cwd: process.cwd(),
     stdout: (line) => process.stdout.write(`${line}\n`),
     stderr: (line) => process.stderr.write(`${line}\n`),

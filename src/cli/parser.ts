@@ -17,6 +17,8 @@ export interface CliEnvironment {
   version: string;
   /** Only the variables this program documents are read from it. */
   env: Readonly<Record<string, string | undefined>>;
+  /** Things main noticed before the logger existed (e.g. an ignored TLS override). */
+  startupWarnings?: readonly string[];
   cwd: string;
   stdout(line: string): void;
   stderr(line: string): void;
@@ -139,6 +141,7 @@ export function createParser(cli: CliEnvironment): Argv {
       async (args) => {
         if (refused) return;
         const logger = stderrLogger(cli.stderr, args['log-level'], 'text');
+        for (const warning of cli.startupWarnings ?? []) logger.warning(warning);
         try {
           const addressing = addressingFrom(args, cli.env);
           const credential = makeCredential(logger);
@@ -186,6 +189,7 @@ export function createParser(cli: CliEnvironment): Argv {
       async (args) => {
         if (refused) return;
         const logger = stderrLogger(cli.stderr, args['log-level'], 'json');
+        for (const warning of cli.startupWarnings ?? []) logger.warning(warning);
         try {
           const addressing = addressingFrom(args, cli.env);
           const credential = makeCredential(logger);
