@@ -44,6 +44,7 @@ interface CommonArgs {
   'vault-dns-suffix': string;
   'vault-url'?: string;
   'timeout-seconds': number;
+  'max-retries': number;
   'log-level': LogLevel;
 }
 
@@ -62,6 +63,7 @@ function transportFrom(args: CommonArgs, credential: BackupCredential, addressin
     addressing,
     logger,
     requestTimeoutMs: Math.round(args['timeout-seconds'] * 1000),
+    maxRetries: args['max-retries'],
   };
 }
 
@@ -76,8 +78,20 @@ function withCommon<T>(y: Argv<T>) {
       type: 'string',
       describe: `Explicit vault address for a local or test vault; may contain {vault}. Also ${VAULT_URL_ENV}.`,
     })
-    .option('timeout-seconds', { type: 'number', default: DEFAULT_TRANSPORT.requestTimeoutMs / 1000, describe: 'Timeout of each HTTP attempt' })
-    .option('log-level', { choices: LOG_LEVELS, default: 'warning' as LogLevel, describe: 'Diagnostics written to stderr' });
+    .option('timeout-seconds', { type: 'number', default: DEFAULT_TRANSPORT.requestTimeoutMs / 1000, describe: 'Timeout of each HTTP attempt (0.1-3600)' })
+    .option('max-retries', {
+      type: 'number',
+      default: DEFAULT_TRANSPORT.maxRetries,
+      describe: 'Retries of a throttled, failed or timed-out attempt, backing off about 1, 2, 4, 8, 16 s (0-10)',
+    })
+    .option('log-level', { choices: LOG_LEVELS, default: 'warning' as LogLevel, describe: 'Diagnostics written to stderr' })
+    .check((a) => {
+      const timeout = a['timeout-seconds'];
+      if (!Number.isFinite(timeout) || timeout < 0.1 || timeout > 3600) throw new Error('--timeout-seconds must be from 0.1 to 3600.');
+      const retries = a['max-retries'];
+      if (!Number.isInteger(retries) || retries < 0 || retries > 10) throw new Error('--max-retries must be an integer from 0 to 10.');
+      return true;
+    });
 }
 
 function reportFailure(cli: CliEnvironment, error: unknown): void {

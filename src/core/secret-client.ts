@@ -5,7 +5,8 @@ import { BackupError } from './errors.js';
 import type { SecretBackupClient } from './backup.js';
 import type { Logger } from './logger.js';
 import { KEY_VAULT_SECRETS_PER_SECOND } from './rate-pacer.js';
-import { truncatedAnswerPolicy, vaultThrottlePolicy, VaultThrottle } from './throttle-policy.js';
+import { vaultThrottlePolicy, VaultThrottle } from './throttle-policy.js';
+import { transientFaultPolicy } from './transient-faults.js';
 import { vaultEndpoint, type VaultAddressing } from './vault-address.js';
 
 export interface TransportOptions {
@@ -108,11 +109,12 @@ export function createSecretClients(options: TransportOptions): (vaultName: stri
         maxRetryDelayInMs: options.maxRetryDelayMs,
       },
       // Per attempt, outermost first: log what will be retried, pace and
-      // observe the vault, turn a cut-off answer into a retriable network fault.
+      // observe the vault, make cut-off answers, timed-out attempts and bare
+      // 429s retriable.
       additionalPolicies: [
         { policy: retryLoggingPolicy(options.logger), position: 'perRetry' },
         { policy: vaultThrottlePolicy(throttle), position: 'perRetry' },
-        { policy: truncatedAnswerPolicy(), position: 'perRetry' },
+        { policy: transientFaultPolicy({ retryDelayMs: options.retryDelayMs, maxRetryDelayMs: options.maxRetryDelayMs }), position: 'perRetry' },
         { policy: sizeCapPolicy(options.maxResponseBytes), position: 'perRetry' },
       ],
       userAgentOptions: { userAgentPrefix: 'az-keyvault-backup' },
@@ -128,7 +130,7 @@ export function createSecretClients(options: TransportOptions): (vaultName: stri
             onResponse: (response) => {
               if (response.status !== 200) return;
               sawBody = true;
-              rawValue = parseValue(response.bodyAsText);
+              rawValue = parseValue(response.bodyAsText, response.headers.get('content-type'));
             },
           }),
         );
@@ -153,7 +155,11 @@ export function createSecretClients(options: TransportOptions): (vaultName: stri
   };
 }
 
-function parseValue(text: string | null | undefined): unknown {
+function parseValue(text: string | null | undefined, contentType: string | undefined): unknown {
+  // A 200 that is not JSON is a proxy's or captive portal's page, not the vault's answer.
+  if (contentType !== undefined && contentType !== '' && !/^application\/(?:[\w.+-]+\+)?json\b/i.test(contentType.trim())) {
+    throw new BackupError('Service', `The vault answered 200 with a body that is not JSON (content type '${contentType}').`, { code: 'InvalidResponse', status: 200 });
+  }
   if (text === undefined || text === null || text.length === 0) {
     throw new BackupError('Service', 'The vault answered 200 with an empty body.', { code: 'InvalidResponse', status: 200 });
   }

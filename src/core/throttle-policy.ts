@@ -115,34 +115,3 @@ export function vaultThrottlePolicy(throttle: VaultThrottle): PipelinePolicy {
     },
   };
 }
-
-/**
- * An answer cut off mid-body surfaces from the HTTP client as a RestError
- * 'PARSE_ERROR' without a status, which the SDK's retry policy does not
- * retry. It is a network fault like a reset before the answer: relabelled
- * ECONNRESET, the SDK retries it with its back-off and, once the retries run
- * out, it maps to the Network kind.
- */
-export function truncatedAnswerPolicy(): PipelinePolicy {
-  return {
-    name: 'azkvbTruncatedAnswer',
-    async sendRequest(request, next) {
-      try {
-        return await next(request);
-      } catch (error) {
-        if (isTruncatedAnswer(error)) {
-          const e = error as { code?: string; message: string };
-          e.code = 'ECONNRESET';
-          e.message = `The vault's answer was cut off before its end (${e.message}).`;
-        }
-        throw error;
-      }
-    },
-  };
-}
-
-export function isTruncatedAnswer(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return false;
-  const e = error as { name?: unknown; code?: unknown; statusCode?: unknown };
-  return e.name === 'RestError' && e.code === 'PARSE_ERROR' && (e.statusCode === undefined || e.statusCode === 0);
-}

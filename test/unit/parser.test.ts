@@ -95,3 +95,20 @@ describe('the command line', () => {
     assert.equal(h.exitCode(), 2);
   });
 });
+
+describe('the command line: retry and timeout limits', () => {
+  it('refuses retries and timeouts outside their ranges with exit code 2', async () => {
+    for (const argv of [
+      ['backup', '--vault-name', 'abc', '--name', 's', '--max-retries', '11'],
+      ['backup', '--vault-name', 'abc', '--name', 's', '--max-retries', '-1'],
+      ['backup', '--vault-name', 'abc', '--name', 's', '--max-retries', '1.5'],
+      ['serve', '--timeout-seconds', '0'],
+      ['serve', '--timeout-seconds', '99999'],
+    ]) {
+      const h = harness();
+      await createParser(h.cli).parseAsync(argv, {}, () => undefined);
+      assert.equal(h.exitCode(), 2, argv.join(' '));
+      assert.equal(h.credentialAsked(), 0);
+    }
+  });
+});
