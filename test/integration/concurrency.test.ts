@@ -1,12 +1,11 @@
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { sharedVault } from '../support/hooks.js';
 import type { LocalVault } from '../support/local-vault/index.js';
 import { exePath } from '../support/paths.js';
-import { exeEnv, runExe } from '../support/run-exe.js';
+import { runExe } from '../support/run-exe.js';
+import { useExeFixture } from '../support/exe-fixture.js';
 
 // A whole vault through one `serve` process: concurrent, in order, throttle-proof.
 const VAULT = 'concurrency';
@@ -31,18 +30,10 @@ describe('serve: many secrets at once', function () {
   const request = (id: number, name: string) => JSON.stringify({ type: 'backup', id, vaultName: VAULT, name, directory: dir, force: false });
   const parse = (stdout: string): Line[] => stdout.trim().split('\n').map((l) => JSON.parse(l) as Line);
 
-  before(() => {
-    vault = sharedVault();
-    env = exeEnv(vault.env());
-  });
+  const fixture = useExeFixture('azkvb-conc-');
   beforeEach(() => {
-    dir = mkdtempSync(path.join(tmpdir(), 'azkvb-conc-'));
-    vault.faults.clear();
-    vault.clearRequests();
-  });
-  afterEach(() => {
-    vault.faults.clear();
-    rmSync(dir, { recursive: true, force: true });
+    ({ vault, env } = fixture);
+    dir = fixture.dir;
   });
 
   function seed(list: string[]): void {

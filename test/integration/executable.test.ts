@@ -1,10 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { sharedVault } from '../support/hooks.js';
-import { exeEnv, runExe } from '../support/run-exe.js';
+import { runExe } from '../support/run-exe.js';
 import type { LocalVault } from '../support/local-vault/index.js';
+import { useExeFixture } from '../support/exe-fixture.js';
 
 const VAULT = 'exetest';
 
@@ -13,18 +12,13 @@ describe('the az-keyvault-backup executable', function () {
   let dir: string;
   let env: NodeJS.ProcessEnv;
 
-  before(() => {
-    vault = sharedVault();
-    env = exeEnv(vault.env());
-  });
+  const fixture = useExeFixture('azkvb-exe-');
   beforeEach(() => {
-    dir = mkdtempSync(path.join(tmpdir(), 'azkvb-exe-'));
-    vault.faults.clear();
+    ({ vault, env } = fixture);
+    dir = fixture.dir;
     vault.setSecret(VAULT, 'hello', 'world');
     vault.setSecret(VAULT, 'Other', 'value-2');
-    vault.clearRequests();
   });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   const backupRequests = () => vault.requests.filter((r) => r.operation === 'backup');
 

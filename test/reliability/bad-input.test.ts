@@ -1,11 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { sharedVault } from '../support/hooks.js';
 import type { LocalVault } from '../support/local-vault/index.js';
-import { exeEnv, runExe } from '../support/run-exe.js';
+import { runExe } from '../support/run-exe.js';
 import { listing } from './support.js';
+import { useExeFixture } from '../support/exe-fixture.js';
 
 // Bad input is refused before anything is sent: the local vault's request log
 // stays empty, and the message quotes the value that was refused (JSON-quoted,
@@ -50,17 +48,14 @@ describe('reliability: bad input is refused before any request', function () {
   let dir: string;
   let env: NodeJS.ProcessEnv;
 
+  const fixture = useExeFixture('azkvb-badinput-');
   before(() => {
-    vault = sharedVault();
-    env = exeEnv(vault.env());
-    vault.setSecret(VAULT, 'fine', 'value');
+    fixture.vault.setSecret(VAULT, 'fine', 'value');
   });
   beforeEach(() => {
-    dir = mkdtempSync(path.join(tmpdir(), 'azkvb-badinput-'));
-    vault.faults.clear();
-    vault.clearRequests();
+    ({ vault, env } = fixture);
+    dir = fixture.dir;
   });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   /** Runs a few at a time: each is a separate process, and none of them should ever reach the vault. */
   async function refusedByCli(argsList: string[][], quoted: string[]): Promise<void> {

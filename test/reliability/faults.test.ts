@@ -1,11 +1,10 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { sharedVault } from '../support/hooks.js';
 import { startBadTlsServer, type BadTlsKind, type Fault, type LocalVault } from '../support/local-vault/index.js';
 import { exeEnv, runExe, type ExeRun } from '../support/run-exe.js';
 import { assertUntouched, bigBackupBody, listing, OLD_BYTES } from './support.js';
+import { useExeFixture } from '../support/exe-fixture.js';
 
 // Every fault a vault, a proxy or the network can produce, against the built
 // executable. Each run writes over a pre-existing file with --force, the
@@ -87,18 +86,10 @@ describe('reliability: vault and network faults against the executable', functio
   let dir: string;
   let env: NodeJS.ProcessEnv;
 
-  before(() => {
-    vault = sharedVault();
-    env = exeEnv(vault.env());
-  });
+  const fixture = useExeFixture('azkvb-faults-');
   beforeEach(() => {
-    dir = mkdtempSync(path.join(tmpdir(), 'azkvb-faults-'));
-    vault.faults.clear();
-    vault.clearRequests();
-  });
-  afterEach(() => {
-    vault.faults.clear();
-    rmSync(dir, { recursive: true, force: true });
+    ({ vault, env } = fixture);
+    dir = fixture.dir;
   });
 
   const attemptsFor = (name: string) => vault.requests.filter((r) => r.operation === 'backup' && r.name === name && r.authorized);

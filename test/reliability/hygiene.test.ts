@@ -1,14 +1,13 @@
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { vaultEndpoint } from '../../src/core/vault-address.js';
-import { sharedVault } from '../support/hooks.js';
 import { startBadTlsServer, type LocalVault } from '../support/local-vault/index.js';
 import { exePath } from '../support/paths.js';
 import { exeEnv, runExe, type ExeRun } from '../support/run-exe.js';
 import { assertNoLeak, bigBackupBody, leakNeedles, listing, startExe, whenTempFileAppears } from './support.js';
+import { useExeFixture } from '../support/exe-fixture.js';
 
 // What the executable handles must not leak: tokens and backup bytes stay out
 // of argv, the environment, stdout/stderr (even at debug level, even with the
@@ -25,19 +24,11 @@ describe('reliability: secrets hygiene of the executable', function () {
   let dir: string;
   let env: NodeJS.ProcessEnv;
 
-  before(() => {
-    vault = sharedVault();
-    env = exeEnv(vault.env());
-  });
+  const fixture = useExeFixture('azkvb-hygiene-');
   beforeEach(() => {
-    dir = mkdtempSync(path.join(tmpdir(), 'azkvb-hygiene-'));
-    vault.faults.clear();
-    vault.clearRequests();
+    ({ vault, env } = fixture);
+    dir = fixture.dir;
     vault.setSecret(VAULT, 'precious', `a secret value nobody may read ${Date.now()}`);
-  });
-  afterEach(() => {
-    vault.faults.clear();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const blobNeedles = () => leakNeedles('the backup blob', vault.lastBackupBlob(VAULT, 'precious')!);

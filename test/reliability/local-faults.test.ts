@@ -1,12 +1,11 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { sharedVault } from '../support/hooks.js';
 import type { LocalVault } from '../support/local-vault/index.js';
-import { exeEnv, runExe } from '../support/run-exe.js';
+import { runExe } from '../support/run-exe.js';
 import { assertUntouched, bigBackupBody, listing, OLD_BYTES, startExe, tempFilesIn, whenTempFileAppears } from './support.js';
+import { useExeFixture } from '../support/exe-fixture.js';
 
 // Faults on the machine running the backup: the target directory, the file
 // system and the process itself. Same rule as for vault faults: the target
@@ -38,18 +37,13 @@ describe('reliability: local faults (file system, signals) against the executabl
   let root: string;
   let env: NodeJS.ProcessEnv;
 
+  const fixture = useExeFixture('azkvb-local-');
   before(() => {
-    vault = sharedVault();
-    env = exeEnv(vault.env());
-    vault.setSecret(VAULT, 'plain', 'a small secret');
+    fixture.vault.setSecret(VAULT, 'plain', 'a small secret');
   });
   beforeEach(() => {
-    root = mkdtempSync(path.join(tmpdir(), 'azkvb-local-'));
-    vault.faults.clear();
-  });
-  afterEach(() => {
-    vault.faults.clear();
-    rmSync(root, { recursive: true, force: true });
+    ({ vault, env } = fixture);
+    root = fixture.dir;
   });
 
   const backup = (args: string[]) => runExe(['backup', '--vault-name', VAULT, '--name', 'plain', ...args], { env });

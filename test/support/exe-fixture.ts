@@ -1,0 +1,49 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { sharedVault } from './hooks.js';
+import type { LocalVault } from './local-vault/index.js';
+import { exeEnv } from './run-exe.js';
+
+export interface ExeFixture {
+  readonly vault: LocalVault;
+  /** A fresh, empty directory per test. */
+  readonly dir: string;
+  /** The environment that points the executable at the local vault and nothing else. */
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/**
+ * Registers the hooks every executable test needs: per test a fresh directory
+ * and a vault without faults and with an empty request log, so each test's
+ * assertions on files and on the log see only its own doing.
+ */
+export function useExeFixture(prefix: string): ExeFixture {
+  let vault: LocalVault | undefined;
+  let dir: string | undefined;
+  let env: NodeJS.ProcessEnv | undefined;
+  before(() => {
+    vault = sharedVault();
+    env = exeEnv(vault.env());
+  });
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), prefix));
+    vault!.faults.clear();
+    vault!.clearRequests();
+  });
+  afterEach(() => {
+    vault!.faults.clear();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    get vault() {
+      return vault!;
+    },
+    get dir() {
+      return dir!;
+    },
+    get env() {
+      return env!;
+    },
+  };
+}
