@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { TempFileRegistry, writeFileAtomic } from '../../src/core/atomic-write.js';
+import { DirectorySyncs, TempFileRegistry, writeFileAtomic } from '../../src/core/atomic-write.js';
 import { BackupError } from '../../src/core/errors.js';
 
 describe('atomic file writes', () => {
@@ -82,5 +82,37 @@ describe('atomic file writes', () => {
     const target = path.join(dir, 'a.blob');
     await assert.rejects(writeFileAtomic(target, bytes, { force: false, signal: controller.signal }));
     assert.deepEqual(readdirSync(dir), []);
+  });
+});
+
+describe('directory syncs (group commit)', () => {
+  it('shares one sync among renames made before it starts, and never lets a later rename ride on an earlier sync', async () => {
+    const started: Array<() => void> = [];
+    const syncs = new DirectorySyncs(
+      () => new Promise<void>((resolve) => started.push(resolve)),
+    );
+    const order: string[] = [];
+    const first = syncs.sync('/d').then(() => order.push('first'));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(started.length, 1, 'the first caller starts a sync at once');
+    // Two renames land while that sync runs: both need a later one, and share it.
+    const second = syncs.sync('/d').then(() => order.push('second'));
+    const third = syncs.sync('/d').then(() => order.push('third'));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(started.length, 1, 'no second sync while the first runs');
+    started[0]!();
+    await first;
+    await new Promise((r) => setImmediate(r));
+    assert.equal(started.length, 2, 'one more sync for both waiting renames');
+    assert.deepEqual(order, ['first']);
+    started[1]!();
+    await Promise.all([second, third]);
+    assert.deepEqual(order, ['first', 'second', 'third']);
+    // Another directory is independent.
+    const other = syncs.sync('/e');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(started.length, 3);
+    started[2]!();
+    await other;
   });
 });
