@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The only file that touches the process: it wires argv, env, stdio and
 // signals to the parser, which gets everything else as arguments.
-import { rmSync, statSync, lstatSync, readFileSync } from 'node:fs';
+import { statSync, lstatSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { TempFileRegistry } from '../core/atomic-write.js';
 
@@ -26,26 +26,16 @@ const startupWarnings =
 
 const registry = new TempFileRegistry();
 
-function removeTempFiles(): void {
-  for (const file of registry.list()) {
-    try {
-      rmSync(file, { force: true });
-    } catch {
-      // Nothing more can be done while exiting.
-    }
-  }
-}
-
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => {
-    removeTempFiles();
+    registry.removeAll();
     process.exit(130);
   });
 }
 
 // A closed stdout (the module went away) must not crash with EPIPE noise.
 process.stdout.on('error', () => {
-  removeTempFiles();
+  registry.removeAll();
   process.exit(130);
 });
 
@@ -73,7 +63,9 @@ async function main(): Promise<void> {
       isDirectory: (file) => statSync(file, { throwIfNoEntry: false })?.isDirectory() ?? false,
       exists: (file) => lstatSync(file, { throwIfNoEntry: false }) !== undefined,
     },
-    now: Date.now,
+    // Microseconds, not Date.now()'s milliseconds: two backups of one secret in the same
+    // millisecond (e.g. piped versions) must still get different default names.
+    now: () => performance.timeOrigin + performance.now(),
     registry,
   });
   await parser.parseAsync(process.argv.slice(2));

@@ -220,6 +220,9 @@ export function createParser(cli: CliEnvironment): Argv {
             version: cli.version,
             concurrency: args.concurrency,
             backup: (request, signal) => backupSecret(request, deps, signal),
+            targetKey: (request) =>
+              request.outputFile !== undefined && !cli.fs.isDirectory(request.outputFile) ? path.resolve(request.outputFile) : undefined,
+            onAbort: () => cli.registry.removeAll(),
             supplyToken: (token) => credential.supply(token),
             declineToken: (tenantId, message) => credential.decline(tenantId, message),
             enableTokenRequests: (send) => credential.enableTokenRequests(send),

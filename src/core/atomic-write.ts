@@ -13,6 +13,17 @@ export class TempFileRegistry {
   add(file: string): void { this.live.add(file); }
   delete(file: string): void { this.live.delete(file); }
   list(): string[] { return [...this.live]; }
+
+  /** Synchronous, so it can run in a signal handler right before exiting. */
+  removeAll(): void {
+    for (const file of this.live) {
+      try {
+        fs.rmSync(file, { force: true });
+      } catch {
+        // Nothing more can be done while exiting.
+      }
+    }
+  }
 }
 
 export interface AtomicWriteOptions {

@@ -8,6 +8,12 @@ import { OrderedResults } from './ordered-results.js';
 
 export interface ServeOptions {
   lines: AsyncIterable<string>;
+  /**
+   * The file a request will write when two requests could write the same one
+   * (an explicit output file, not a directory); such requests run one after
+   * the other, in request order, so the later one wins as in Az.
+   */
+  targetKey?(request: BackupRequest): string | undefined;
   /** Writes one protocol line (without the newline) to stdout. */
   write(line: string): void;
   logger: Logger;
@@ -74,10 +80,23 @@ export async function serve(options: ServeOptions): Promise<number> {
     pump();
     if (running === 0 && head === queue.length) idle?.();
   };
+  const targetTails = new Map<string, Promise<void>>();
   const start = ({ id, request, done }: Job): void => {
     running++;
-    Promise.resolve()
-      .then(() => options.backup(request, abort.signal))
+    const key = options.targetKey?.(request);
+    const previous = key !== undefined ? targetTails.get(key) : undefined;
+    const work = (previous ?? Promise.resolve()).then(() => options.backup(request, abort.signal));
+    if (key !== undefined) {
+      const tail = work.then(
+        () => undefined,
+        () => undefined,
+      );
+      targetTails.set(key, tail);
+      void tail.then(() => {
+        if (targetTails.get(key) === tail) targetTails.delete(key);
+      });
+    }
+    work
       .then(
         (outcome) => {
           succeeded++;

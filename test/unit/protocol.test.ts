@@ -110,6 +110,31 @@ describe('serve', () => {
     assert.ok(peak > 1 && peak <= 4, `peak ${peak}`);
   });
 
+  it('runs requests for the same file one after the other, in request order, and others alongside', async () => {
+    const events: string[] = [];
+    const out: string[] = [];
+    const line = (id: number, extra: Record<string, unknown>) => JSON.stringify({ type: 'backup', id, vaultName: 'v', name: `s${id}`, force: true, ...extra });
+    await serve({
+      lines: linesOf([hello, line(1, { outputFile: '/d/same' }), line(2, { outputFile: '/d/same' }), line(3, { directory: '/d' }), '{"type":"end"}']),
+      write: (l) => out.push(l),
+      logger: silentLogger,
+      version: '1',
+      concurrency: 4,
+      supplyToken: () => undefined,
+      targetKey: (r) => r.outputFile,
+      backup: async (r) => {
+        events.push(`start ${r.name}`);
+        // The first is the slowest: without ordering the second would finish first.
+        await sleep(r.name === 's1' ? 40 : 5);
+        events.push(`end ${r.name}`);
+        return { vaultName: 'v', name: r.name!, path: r.outputFile ?? '/d/x', bytes: 1 };
+      },
+    });
+    assert.ok(events.indexOf('end s1') < events.indexOf('start s2'), events.join(', '));
+    assert.ok(events.indexOf('start s3') < events.indexOf('end s1'), 'a request for another file does not wait');
+    assert.deepEqual(out.slice(1, 4).map((l) => JSON.parse(l).id), [1, 2, 3]);
+  });
+
   it('keeps serving after a malformed line', async () => {
     const out: string[] = [];
     await serve({
