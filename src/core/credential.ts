@@ -10,6 +10,8 @@ export interface SuppliedToken {
   /** Epoch milliseconds. */
   expiresOnTimestamp: number;
   tenantId?: string;
+  /** The resource the token was issued for (https://vault.azure.net); it is only used for that resource's scope. */
+  resource?: string;
 }
 
 /** Asks the module for a token (a `tokenRequest` line); the answer comes back through supply() or decline(). */
@@ -23,6 +25,13 @@ export interface BackupCredentialSettings {
 // A token handed over by the module (from the user's Az context) is used
 // until shortly before it expires, so it cannot expire on the way to the vault.
 const EXPIRY_MARGIN_MS = 2 * 60_000;
+// How long a failed sign-in is remembered: long enough that a whole pipeline
+// fails fast with one error, short enough that a passing fault (an identity
+// endpoint restarting) does not fail a long run for good.
+const CHAIN_FAILURE_MEMORY_MS = 60_000;
+// A sign-in that was refused for a reason other than "no credential here" is
+// tried once more after this pause before it counts as failed.
+const CHAIN_RETRY_DELAY_MS = 2_000;
 const DEFAULT_TOKEN_REQUEST_TIMEOUT_MS = 30_000;
 
 interface Waiter {
@@ -38,9 +47,9 @@ const keyOf = (tenantId: string | undefined): string => (tenantId ?? '').toLower
  * when one is near expiry or the vault's challenge names another tenant, if
  * the module said it can answer); otherwise DefaultAzureCredential.
  *
- * A failure of the own chain is remembered for the rest of the run: the
- * identity does not change between items, so every later backup fails at
- * once with the same error instead of probing IMDS, az and pwsh again.
+ * A failure of the own chain is remembered for a minute: the identity does
+ * not change between items, so the later backups fail at once with the same
+ * error instead of probing IMDS, az and pwsh again each.
  */
 export class BackupCredential implements TokenCredential {
   private readonly supplied = new Map<string, SuppliedToken>();
@@ -52,7 +61,7 @@ export class BackupCredential implements TokenCredential {
   private readonly mismatchLogged = new Set<string>();
   private fallback: Promise<TokenCredential> | undefined;
   private readonly chainAttempts = new Map<string, Promise<AccessToken>>();
-  private readonly chainFailures = new Map<string, BackupError>();
+  private readonly chainFailures = new Map<string, { error: BackupError; at: number }>();
   private readonly tokenRequestTimeoutMs: number;
 
   constructor(
@@ -87,6 +96,7 @@ export class BackupCredential implements TokenCredential {
   }
 
   async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+    if (!this.suppliedFits(scopes)) return this.fromChain(scopes, options);
     const wanted = options?.tenantId;
     const ready = this.usable(wanted);
     if (ready !== undefined) return ready;
@@ -101,6 +111,20 @@ export class BackupCredential implements TokenCredential {
       }
     }
     return this.fromChain(scopes, options);
+  }
+
+  /**
+   * A supplied token is only ever used for the resource it was issued for, so
+   * a server whose challenge names another resource never receives it.
+   */
+  private suppliedFits(scopes: string | string[]): boolean {
+    const resource = this.latest?.resource;
+    if (resource === undefined) return true;
+    const base = resource.replace(/\/+$/, '').toLowerCase();
+    return [scopes].flat().every((scope) => {
+      const s = scope.toLowerCase();
+      return s === base || s === `${base}/` || s === `${base}/.default` || s === `${base}//.default`;
+    });
   }
 
   private usable(wanted: string | undefined): AccessToken | undefined {
@@ -156,7 +180,7 @@ export class BackupCredential implements TokenCredential {
   private async fromChain(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
     const key = `${keyOf(options?.tenantId)}|${[scopes].flat().join(' ')}`;
     const failed = this.chainFailures.get(key);
-    if (failed !== undefined) throw failed;
+    if (failed !== undefined && this.now() - failed.at < CHAIN_FAILURE_MEMORY_MS) throw failed.error;
     let attempt = this.chainAttempts.get(key);
     if (attempt === undefined) {
       // Concurrent backups share one sign-in attempt instead of each probing the chain.
@@ -167,12 +191,23 @@ export class BackupCredential implements TokenCredential {
       return await attempt;
     } catch (error) {
       const e = credentialError(error, this.latest === undefined ? 'No Az context gave a token.' : 'The Az context had no usable token for this vault.');
-      this.chainFailures.set(key, e);
+      this.chainFailures.set(key, { error: e, at: this.now() });
       throw e;
     }
   }
 
   private async signIn(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken> {
+    try {
+      return await this.signInOnce(scopes, options);
+    } catch (error) {
+      if (!isTransientSignInFailure(error)) throw error;
+      this.logger.verbose(`Signing in failed in a way that may pass; trying once more in ${CHAIN_RETRY_DELAY_MS / 1000} s.`);
+      await new Promise((resolve) => setTimeout(resolve, CHAIN_RETRY_DELAY_MS));
+      return this.signInOnce(scopes, options);
+    }
+  }
+
+  private async signInOnce(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken> {
     this.fallback ??= this.makeFallback();
     const started = this.now();
     try {
@@ -186,4 +221,21 @@ export class BackupCredential implements TokenCredential {
       throw error;
     }
   }
+}
+
+/**
+ * "No credential here" (nothing configured, no managed identity, no az) will
+ * not change by waiting; anything else (an identity endpoint answering 5xx,
+ * a network fault on the way to it) may.
+ */
+export function isTransientSignInFailure(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const e = error as { name?: unknown; errors?: unknown; statusCode?: unknown; message?: unknown };
+  const each = Array.isArray(e.errors) ? (e.errors as Array<{ name?: unknown; statusCode?: unknown; message?: unknown }>) : [e];
+  return each.some((x) => {
+    if (x.name === 'CredentialUnavailableError') return false;
+    const status = typeof x.statusCode === 'number' ? x.statusCode : undefined;
+    if (status !== undefined) return status === 408 || status === 429 || status >= 500;
+    return typeof x.message === 'string' && /ECONNRESET|ETIMEDOUT|ECONNREFUSED|EAI_AGAIN|socket hang up|timed? ?out/i.test(x.message);
+  });
 }

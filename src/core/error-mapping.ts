@@ -18,8 +18,16 @@ const NETWORK_CODES = new Set([
   'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH',
   'ECONNABORTED', 'UND_ERR_SOCKET', 'REQUEST_SEND_ERROR', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED',
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'ERR_STREAM_PREMATURE_CLOSE', 'ECONNCLOSED',
+  'ERR_STREAM_PREMATURE_CLOSE', 'ECONNCLOSED', 'EPROTO', 'ENETDOWN', 'EHOSTDOWN', 'ESOCKETTIMEDOUT',
 ]);
+
+// TLS and certificate failures come with many codes (OpenSSL's and Node's);
+// all of them mean the vault could not be reached safely.
+const NETWORK_CODE_PREFIXES = ['ERR_TLS_', 'ERR_SSL_', 'UNABLE_TO_', 'CERT_', 'UND_ERR_'];
+
+export function isNetworkCode(code: string): boolean {
+  return NETWORK_CODES.has(code) || NETWORK_CODE_PREFIXES.some((prefix) => code.startsWith(prefix));
+}
 
 const CREDENTIAL_ERRORS = new Set([
   'CredentialUnavailableError', 'AuthenticationError', 'AggregateAuthenticationError', 'AuthenticationRequiredError',
@@ -63,7 +71,7 @@ export function mapFailure(facts: FailureFacts, context: { vaultName?: string; n
       code: 'TruncatedResponse',
     });
   }
-  if (facts.code !== undefined && NETWORK_CODES.has(facts.code)) {
+  if (facts.code !== undefined && isNetworkCode(facts.code)) {
     return new BackupError('Network', `Could not reach the vault for ${what}: ${firstLine(facts.message ?? facts.code)}`, { code: facts.code });
   }
   return new BackupError('Internal', firstLine(facts.message ?? 'Unknown error.'), { code: facts.code });

@@ -13,7 +13,7 @@ export type Incoming =
   | { type: 'hello'; protocol: number; client?: string; features?: string[] }
   | { type: 'backup'; id: RequestId; request: BackupRequest }
   | { type: 'backupInvalid'; id: RequestId; error: BackupError }
-  | { type: 'token'; token: string; expiresOnTimestamp: number; tenantId?: string }
+  | { type: 'token'; token: string; expiresOnTimestamp: number; tenantId?: string; resource?: string }
   | { type: 'tokenUnavailable'; tenantId?: string; message?: string }
   | { type: 'end' };
 
@@ -75,6 +75,7 @@ export function parseLine(raw: string): Incoming {
         token: message.token,
         expiresOnTimestamp: message.expiresOn * 1000,
         tenantId: typeof message.tenantId === 'string' && message.tenantId.length > 0 ? message.tenantId : undefined,
+        resource: typeof message.resource === 'string' && /^https:\/\/[^\s]+$/i.test(message.resource) ? message.resource : undefined,
       };
     }
     case 'tokenUnavailable':

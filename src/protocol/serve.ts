@@ -163,7 +163,7 @@ export async function serve(options: ServeOptions): Promise<number> {
         protocolError("'hello' was already received.");
         break;
       case 'token':
-        options.supplyToken({ token: message.token, expiresOnTimestamp: message.expiresOnTimestamp, tenantId: message.tenantId });
+        options.supplyToken({ token: message.token, expiresOnTimestamp: message.expiresOnTimestamp, tenantId: message.tenantId, resource: message.resource });
         logger.debug('Received a Key Vault token from the module (not shown).');
         break;
       case 'tokenUnavailable':

@@ -28,6 +28,10 @@ describe('error mapping', () => {
   it('maps network faults and cancellations to Network', () => {
     assert.equal(mapFailure({ code: 'ECONNRESET', message: 'socket hang up' }, context).kind, 'Network');
     assert.equal(mapFailure({ code: 'CERT_HAS_EXPIRED' }, context).kind, 'Network');
+    for (const code of ['UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'ERR_SSL_WRONG_VERSION_NUMBER', 'EPROTO', 'ERR_TLS_HANDSHAKE_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']) {
+      assert.equal(mapFailure({ code, message: code }, context).kind, 'Network', code);
+    }
+    assert.equal(mapFailure({ code: 'EWHATEVER' }, context).kind, 'Internal');
     assert.equal(mapFailure({ name: 'AbortError' }, context).kind, 'Network');
   });
 

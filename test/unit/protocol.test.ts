@@ -19,8 +19,8 @@ describe('protocol messages', () => {
     assert.deepEqual(parseLine('{"type":"end"}'), { type: 'end' });
     const backup = parseLine('{"type":"backup","id":3,"vaultName":"v","name":"s","directory":"/d","force":true}');
     assert.deepEqual(backup, { type: 'backup', id: 3, request: { vaultName: 'v', name: 's', secretId: undefined, outputFile: undefined, directory: '/d', force: true } });
-    const token = parseLine('{"type":"token","token":"t","expiresOn":100,"tenantId":"x"}');
-    assert.deepEqual(token, { type: 'token', token: 't', expiresOnTimestamp: 100000, tenantId: 'x' });
+    const token = parseLine('{"type":"token","token":"t","expiresOn":100,"tenantId":"x","resource":"https://vault.azure.net"}');
+    assert.deepEqual(token, { type: 'token', token: 't', expiresOnTimestamp: 100000, tenantId: 'x', resource: 'https://vault.azure.net' });
   });
 
   it('skips a UTF-8 byte order mark before a line (Windows PowerShell 5.1 writes one)', () => {
