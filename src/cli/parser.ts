@@ -33,6 +33,7 @@ export interface CliEnvironment {
 }
 
 export const VAULT_URL_ENV = 'AZ_KEYVAULT_BACKUP_VAULT_URL';
+export const DNS_SUFFIX_ENV = 'AZ_KEYVAULT_BACKUP_VAULT_DNS_SUFFIX';
 /** Lets a benchmark or a test lift the per-vault rate ceiling of processes the module starts. */
 export const MAX_RPS_ENV = 'AZ_KEYVAULT_BACKUP_MAX_REQUESTS_PER_SECOND';
 
@@ -41,17 +42,22 @@ export const EXIT_CODES_HELP = Object.entries(ERROR_KINDS)
   .join('\n');
 
 interface CommonArgs {
-  'vault-dns-suffix': string;
+  'vault-dns-suffix'?: string;
   'vault-url'?: string;
   'timeout-seconds': number;
   'max-retries': number;
   'log-level': LogLevel;
 }
 
+function nonEmpty(value: string | undefined): string | undefined {
+  return value !== undefined && value.trim() !== '' ? value : undefined;
+}
+
 function addressingFrom(args: CommonArgs, env: CliEnvironment['env']): VaultAddressing {
   const override = args['vault-url'] ?? (env[VAULT_URL_ENV] !== undefined && env[VAULT_URL_ENV] !== '' ? env[VAULT_URL_ENV] : undefined);
   return {
-    dnsSuffix: validateDnsSuffix(args['vault-dns-suffix']),
+    // A runbook in another cloud without Az sets the environment variable once.
+    dnsSuffix: validateDnsSuffix(args['vault-dns-suffix'] ?? nonEmpty(env[DNS_SUFFIX_ENV]) ?? PUBLIC_DNS_SUFFIX),
     ...(override !== undefined ? { override: validateOverride(override) } : {}),
   };
 }
@@ -71,8 +77,7 @@ function withCommon<T>(y: Argv<T>) {
   return y
     .option('vault-dns-suffix', {
       type: 'string',
-      default: PUBLIC_DNS_SUFFIX,
-      describe: 'DNS suffix of the cloud: vault.azure.net, vault.azure.cn, vault.usgovcloudapi.net',
+      describe: `DNS suffix of the cloud: vault.azure.net (default), vault.azure.cn, vault.usgovcloudapi.net. Also ${DNS_SUFFIX_ENV}.`,
     })
     .option('vault-url', {
       type: 'string',

@@ -3,7 +3,7 @@ import { toBackupError } from './error-mapping.js';
 import { writeFileAtomic, type TempFileRegistry } from './atomic-write.js';
 import { resolveTarget } from './file-name.js';
 import { validateSecretName, validateVaultName } from './names.js';
-import { parseSecretId, type VaultAddressing } from './vault-address.js';
+import { parseSecretId, type SecretReference, type VaultAddressing } from './vault-address.js';
 import type { Logger } from './logger.js';
 
 export interface BackupRequest {
@@ -31,7 +31,8 @@ export interface SecretBackupClient {
 }
 
 export interface BackupDependencies {
-  clientFor(vaultName: string): SecretBackupClient;
+  /** A client for the vault; dnsSuffix only when a secret identifier names another cloud. */
+  clientFor(vaultName: string, dnsSuffix?: string): SecretBackupClient;
   addressing: VaultAddressing;
   now(): number;
   isDirectory(file: string): boolean;
@@ -56,11 +57,8 @@ function probe(check: (file: string) => boolean, file: string): boolean {
 }
 
 /** Validates a request and names the secret it is about, before any I/O. */
-export function normaliseRequest(request: BackupRequest, deps: Pick<BackupDependencies, 'addressing' | 'isAbsolute'>): {
-  vaultName: string;
-  name: string;
-} {
-  let names: { vaultName: string; name: string };
+export function normaliseRequest(request: BackupRequest, deps: Pick<BackupDependencies, 'addressing' | 'isAbsolute'>): SecretReference {
+  let names: SecretReference;
   if (request.secretId !== undefined) {
     if (request.vaultName !== undefined || request.name !== undefined) {
       throw new BackupError('InvalidArgument', 'Give either a secret identifier or a vault and secret name, not both.');
@@ -97,7 +95,7 @@ export async function backupSecret(
   deps.logger.verbose(`Backing up secret '${names.name}' from vault '${names.vaultName}' to '${target}'.`);
   let bytes: Uint8Array;
   try {
-    bytes = await deps.clientFor(names.vaultName).backup(names.name, { signal });
+    bytes = await deps.clientFor(names.vaultName, names.dnsSuffix).backup(names.name, { signal });
   } catch (error) {
     throw toBackupError(error, names);
   }

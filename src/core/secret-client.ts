@@ -90,11 +90,11 @@ function sizeCapPolicy(maxBytes: number): PipelinePolicy {
  * throttle (gate, controller, pacer). The SDK is imported here, lazily, so
  * --help and --version never pay for loading it.
  */
-export function createSecretClients(options: TransportOptions): (vaultName: string) => SecretBackupClient {
+export function createSecretClients(options: TransportOptions): (vaultName: string, dnsSuffix?: string) => SecretBackupClient {
   const clients = new Map<string, Promise<SecretBackupClient>>();
-  const make = async (vaultName: string): Promise<SecretBackupClient> => {
+  const make = async (vaultName: string, dnsSuffix: string | undefined): Promise<SecretBackupClient> => {
     const { SecretClient } = await import('@azure/keyvault-secrets');
-    const endpoint = vaultEndpoint(vaultName, options.addressing);
+    const endpoint = vaultEndpoint(vaultName, dnsSuffix !== undefined ? { ...options.addressing, dnsSuffix } : options.addressing);
     const throttle = new VaultThrottle({
       vaultName,
       maxConcurrency: options.maxConcurrency,
@@ -143,11 +143,11 @@ export function createSecretClients(options: TransportOptions): (vaultName: stri
       },
     };
   };
-  return (vaultName) => {
-    const key = vaultName.toLowerCase();
+  return (vaultName, dnsSuffix) => {
+    const key = `${vaultName.toLowerCase()}|${dnsSuffix ?? ''}`;
     let pending = clients.get(key);
     if (pending === undefined) {
-      pending = make(vaultName);
+      pending = make(vaultName, dnsSuffix);
       clients.set(key, pending);
     }
     const ready = pending;

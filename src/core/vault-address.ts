@@ -60,13 +60,16 @@ export function vaultEndpoint(vaultName: string, addressing: VaultAddressing): V
 export interface SecretReference {
   vaultName: string;
   name: string;
+  /** The cloud the identifier names, when it differs from the configured one. */
+  dnsSuffix?: string;
 }
 
 /**
  * Reads vault and secret from a secret identifier such as
  * https://myvault.vault.azure.net/secrets/mysecret[/version]. The host must be
- * a vault under the configured DNS suffix (or a known cloud's suffix when an
- * override is in use), so an -Id can never send a token to another host.
+ * a vault under the configured DNS suffix or a known Azure cloud's (public,
+ * China, US Government), so an -Id can never send a token to another host;
+ * the challenge's resource check stays on for all of them.
  */
 export function parseSecretId(id: unknown, addressing: VaultAddressing): SecretReference {
   if (typeof id !== 'string' || id.length === 0) {
@@ -92,13 +95,11 @@ export function parseSecretId(id: unknown, addressing: VaultAddressing): SecretR
   const dot = host.indexOf('.');
   const vaultLabel = dot > 0 ? host.slice(0, dot) : '';
   const hostSuffix = dot > 0 ? host.slice(dot + 1) : '';
-  const allowed = addressing.override !== undefined
-    ? [validateDnsSuffix(addressing.dnsSuffix), ...KNOWN_DNS_SUFFIXES]
-    : [validateDnsSuffix(addressing.dnsSuffix)];
-  if (!allowed.includes(hostSuffix)) {
+  const configured = validateDnsSuffix(addressing.dnsSuffix);
+  if (hostSuffix !== configured && !KNOWN_DNS_SUFFIXES.includes(hostSuffix)) {
     throw new BackupError(
       'InvalidArgument',
-      `The secret identifier ${describeValue(id)} points to '${host}', which is not a vault under '${addressing.dnsSuffix}'.`,
+      `The secret identifier ${describeValue(id)} points to '${host}', which is not a vault under '${configured}' or another Azure cloud's vault suffix.`,
     );
   }
   // Split on the raw path so an encoded slash (%2F) cannot smuggle a segment.
@@ -112,7 +113,8 @@ export function parseSecretId(id: unknown, addressing: VaultAddressing): SecretR
     throw new BackupError('InvalidArgument', `The secret identifier ${describeValue(id)} has an invalid version segment.`);
   }
   try {
-    return { vaultName: validateVaultName(vaultLabel), name: validateSecretName(segments[1]) };
+    const names = { vaultName: validateVaultName(vaultLabel), name: validateSecretName(segments[1]) };
+    return hostSuffix === configured ? names : { ...names, dnsSuffix: hostSuffix };
   } catch (error) {
     // Quote the whole identifier too: the user typed that, not the decoded segment.
     if (error instanceof BackupError) throw new BackupError('InvalidArgument', `The secret identifier ${describeValue(id)} is invalid. ${error.message}`);

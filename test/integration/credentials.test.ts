@@ -203,4 +203,38 @@ describe('the executable signing in by itself', function () {
       await proxy.close();
     }
   });
+
+  it('reaches another cloud by AZ_KEYVAULT_BACKUP_VAULT_DNS_SUFFIX, and by a secret identifier naming that cloud', async () => {
+    vault.setSecret('cnvault', 'c1', 'v');
+    vault.setSecret('govvault', 'g3', 'v');
+    const proxy = await startConnectProxy(Number(new URL(vault.origin).port));
+    try {
+      // China by the environment variable, as a runbook without Az would set it.
+      const china = startServe([], exeEnv({ NODE_EXTRA_CA_CERTS: vault.caFile, HTTPS_PROXY: proxy.url, AZ_KEYVAULT_BACKUP_VAULT_DNS_SUFFIX: 'vault.azure.cn' }));
+      china.send(hello());
+      const cnToken = vault.issueToken({ audience: 'https://vault.azure.cn' });
+      china.send({ type: 'token', token: cnToken.token, expiresOn: cnToken.expiresOn, tenantId: vault.tenantId, resource: 'https://vault.azure.cn' });
+      china.send({ type: 'backup', id: 1, vaultName: 'cnvault', name: 'c1', outputFile: path.join(dir, 'c1.blob'), force: false });
+      const cn = await china.next((m) => m.type === 'result');
+      assert.equal(cn.ok, true, JSON.stringify(cn) + china.stderr());
+      assert.equal(await china.end(), 0);
+      assert.deepEqual(readFileSync(path.join(dir, 'c1.blob')), vault.lastBackupBlob('cnvault', 'c1'));
+      assert.ok(proxy.targets.length > 0 && !proxy.targets.some((t) => t !== 'cnvault.vault.azure.cn:443'), proxy.targets.join(', '));
+
+      // US Government by the identifier alone, with the public cloud configured.
+      proxy.targets.length = 0;
+      const gov = startServe([], exeEnv({ NODE_EXTRA_CA_CERTS: vault.caFile, HTTPS_PROXY: proxy.url }));
+      gov.send(hello());
+      const govToken = vault.issueToken({ audience: 'https://vault.usgovcloudapi.net' });
+      gov.send({ type: 'token', token: govToken.token, expiresOn: govToken.expiresOn, tenantId: vault.tenantId, resource: 'https://vault.usgovcloudapi.net' });
+      gov.send({ type: 'backup', id: 1, secretId: 'https://govvault.vault.usgovcloudapi.net/secrets/g3', outputFile: path.join(dir, 'g3.blob'), force: false });
+      const us = await gov.next((m) => m.type === 'result');
+      assert.equal(us.ok, true, JSON.stringify(us) + gov.stderr());
+      assert.equal(await gov.end(), 0);
+      assert.deepEqual(readFileSync(path.join(dir, 'g3.blob')), vault.lastBackupBlob('govvault', 'g3'));
+      assert.ok(proxy.targets.length > 0 && proxy.targets.every((t) => t === 'govvault.vault.usgovcloudapi.net:443'), proxy.targets.join(', '));
+    } finally {
+      await proxy.close();
+    }
+  });
 });

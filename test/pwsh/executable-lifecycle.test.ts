@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sharedVault } from '../support/hooks.js';
-import { runtimeId } from '../support/paths.js';
+import { repoRoot, runtimeId } from '../support/paths.js';
 import { copyModule, moduleManifestPath, psQuote, runPwsh, tempDir } from './run-pwsh.js';
 import { assertBackupFile, backedUp, backupRequests, defaultNamePattern, filesIn, seed, uniqueVaultName } from './vault-fixtures.js';
 
@@ -20,6 +21,23 @@ case "$AZKVB_TRAP_MODE" in
   *) exit 3 ;;
 esac
 `;
+
+const CLEAN_GUARD = "if ($PSVersionTable.PSVersion -ge [version]'7.3') {";
+
+/**
+ * The module as Windows PowerShell 5.1 and PowerShell 7.2 load it: without the clean block that
+ * 7.3+ adds, so the fallback (ending stale children later) is tested on this pwsh too. Its bin/
+ * is the repository's, so it runs the real executable.
+ */
+function moduleWithoutCleanBlock(): { dir: string; manifest: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'azkvb-module-72-'));
+  copyFileSync(join(repoRoot(), 'Az.KeyVault.Backup.psd1'), join(dir, 'Az.KeyVault.Backup.psd1'));
+  const psm1 = readFileSync(join(repoRoot(), 'Az.KeyVault.Backup.psm1'), 'utf8');
+  assert.equal(psm1.split(CLEAN_GUARD).length, 2, 'the psm1 adds its clean block behind exactly one version check');
+  writeFileSync(join(dir, 'Az.KeyVault.Backup.psm1'), psm1.replace(CLEAN_GUARD, 'if ($false) {'));
+  symlinkSync(join(repoRoot(), 'bin'), join(dir, 'bin'));
+  return { dir, manifest: join(dir, 'Az.KeyVault.Backup.psd1') };
+}
 
 describe('PowerShell module: when the executable starts and ends', function () {
   const cleanup: string[] = [];
@@ -97,7 +115,28 @@ describe('PowerShell module: when the executable starts and ends', function () {
     assert.equal(readFileSync(trapLog, 'utf8'), 'serve --log-level verbose --concurrency 3\n'.repeat(3), 'argv from the one mapping table');
   });
 
-  it('ends the child of a pipeline that never reached its end block: at the next invocation, and on Remove-Module', async function () {
+  it('ends the child of a pipeline that failed upstream at once on PowerShell 7.3+ (clean block)', async function () {
+    const vault = sharedVault();
+    const v = uniqueVaultName();
+    seed(vault, v, ['k1']);
+    const out = tempDir('azkvb-clean-');
+    cleanup.push(out);
+    const run = await runPwsh(
+      `
+      function Get-ChildCount { @(Get-Process | Where-Object { $null -ne $_.Parent -and $_.Parent.Id -eq $PID }).Count }
+      try { & { [pscustomobject]@{ VaultName = '${v}'; Name = 'k1' }; Start-Sleep -Milliseconds 300; throw 'upstream failed' } | Backup-AzKeyVaultSecret -OutputFile ${psQuote(out)} -Force }
+      catch { 'upstream failed' }
+      Get-ChildCount
+      `,
+      { env: vault.env() },
+    );
+    assert.deepEqual(run.errors, []);
+    assert.deepEqual(run.outputs, ['upstream failed', 0], 'no child outlives the pipeline');
+  });
+
+  it('without a clean block (5.1, 7.2): ends the child of a pipeline that never reached its end block at the next invocation, and on Remove-Module', async function () {
+    const fallback = moduleWithoutCleanBlock();
+    cleanup.push(fallback.dir);
     const vault = sharedVault();
     const v = uniqueVaultName();
     seed(vault, v, ['k1', 'k2']);
@@ -121,7 +160,7 @@ describe('PowerShell module: when the executable starts and ends', function () {
       Remove-Module Az.KeyVault.Backup
       Get-ChildCount
       `,
-      { env: vault.env() },
+      { env: vault.env(), module: fallback.manifest },
     );
     assert.deepEqual(run.errors, []);
     assert.equal(run.outputs.length, 7, JSON.stringify(run.outputs));
@@ -172,6 +211,49 @@ describe('PowerShell module: when the executable starts and ends', function () {
       assert.ok(match, `${file} is a finished backup, not a temporary file`);
       assertBackupFile(vault, v, match[1] ?? '', join(out, file));
     }
+  });
+
+  it('stopping the pipeline while an upstream command runs (Ctrl+C between items) aborts the executable at once and leaves no file', async function () {
+    const vault = sharedVault();
+    const v = uniqueVaultName();
+    seed(vault, v, ['u1', 'u2', 'u3']);
+    const out = tempDir('azkvb-upstream-stop-');
+    cleanup.push(out);
+    // Slow answers keep item 1 in flight when the stop comes, so its temporary file must go too.
+    vault.faults.setLatency(1500);
+    let run;
+    try {
+      run = await runPwsh(
+        `
+        function Get-ChildCount { @(Get-Process | Where-Object { $null -ne $_.Parent -and $_.Parent.Id -eq $PID }).Count }
+        $ps = [powershell]::Create()
+        [void]$ps.AddScript('param($m, $v, $out) Import-Module $m; & { 1..3 | ForEach-Object { [pscustomobject]@{ VaultName = $v; Name = "u$_" }; Start-Sleep -Seconds 3 } } | Backup-AzKeyVaultSecret -OutputFile $out')
+        [void]$ps.AddArgument(${psQuote(moduleManifestPath())}).AddArgument('${v}').AddArgument(${psQuote(out)})
+        $async = $ps.BeginInvoke()
+        $wait = [System.Diagnostics.Stopwatch]::StartNew()
+        while ((Get-ChildCount) -eq 0 -and $wait.ElapsedMilliseconds -lt 20000) { Start-Sleep -Milliseconds 25 }
+        # The handshake and item 1 go out right after the start; then the upstream sleeps.
+        Start-Sleep -Milliseconds 700
+        $before = Get-ChildCount
+        $watch = [System.Diagnostics.Stopwatch]::StartNew()
+        $ps.Stop()
+        [pscustomobject]@{ before = $before; stopMs = $watch.ElapsedMilliseconds; after = Get-ChildCount; state = $ps.InvocationStateInfo.State.ToString() }
+        `,
+        { env: vault.env() },
+      );
+    } finally {
+      vault.faults.setLatency(0);
+    }
+    assert.deepEqual(run.errors, []);
+    const summary = run.outputs[0] as { before: number; stopMs: number; after: number; state: string };
+    assert.equal(summary.before, 1, 'the executable was running');
+    assert.equal(summary.state, 'Stopped');
+    assert.equal(summary.after, 0, 'the executable is gone when Stop() returns');
+    assert.ok(summary.stopMs < 2000, `ended by the abort within the grace period (${summary.stopMs} ms)`);
+    const sent = vault.requests.filter((r) => r.vault === v && r.operation === 'backup').map((r) => r.name);
+    assert.ok(sent.length >= 1, 'item 1 had been sent');
+    assert.deepEqual([...new Set(sent)], ['u1'], 'items 2 and 3 were never sent');
+    assert.deepEqual(filesIn(out), [], 'no backup, partial or temporary file');
   });
 
   it('-Debug shows the protocol lines and the executable diagnostics', async function () {

@@ -58,4 +58,45 @@ describe('PowerShell module: existing output files', function () {
     assert.deepEqual(run.outputs, [target, target, target]);
     assert.deepEqual(readFileSync(target), vault.lastBackupBlob(v, 'same2'), 'the later item wins, as in Az with -Force');
   });
+
+  it('with -Force at the default concurrency the later item wins even when the earlier one is answered last', async function () {
+    const vault = sharedVault();
+    const v = uniqueVaultName();
+    seed(vault, v, ['late1', 'late2']);
+    out = tempDir('azkvb-order-');
+    const target = join(out, 'one.blob');
+    // The first backup is throttled once, so the second one's answer comes back first.
+    vault.faults.add({ vault: v, name: 'late1', operation: 'backup' }, { kind: 'status', status: 429, headers: { 'retry-after-ms': '400' } });
+    try {
+      const run = await runPwsh(
+        `@([pscustomobject]@{ VaultName = '${v}'; Name = 'late1' }, [pscustomobject]@{ VaultName = '${v}'; Name = 'late2' }) | Backup-AzKeyVaultSecret -OutputFile ${psQuote(target)} -Force`,
+        { env: vault.env() },
+      );
+      assert.deepEqual(run.sequence, ['output', 'output']);
+      assert.deepEqual(run.outputs, [target, target]);
+    } finally {
+      vault.faults.clear();
+    }
+    const answered = vault.requests.filter((r) => r.vault === v && r.operation === 'backup' && r.status === 200);
+    assert.deepEqual(answered.map((r) => r.name), ['late2', 'late1'], 'the earlier item was answered last');
+    const first = vault.lastBackupBlob(v, 'late1');
+    assert.ok(first && !first.equals(readFileSync(target)));
+    assert.deepEqual(readFileSync(target), vault.lastBackupBlob(v, 'late2'), 'the later item wins, as in Az');
+  });
+
+  it('on a case-sensitive file system, paths that differ only in case are two files, not one existing file', async function () {
+    if (process.platform === 'win32' || process.platform === 'darwin') this.skip();
+    const vault = sharedVault();
+    const v = uniqueVaultName();
+    seed(vault, v, ['case1', 'case2']);
+    out = tempDir('azkvb-case-');
+    const run = await runPwsh(
+      `Set-Location ${psQuote(out)}
+      @([pscustomobject]@{ VaultName = '${v}'; Name = 'case1' }, [pscustomobject]@{ VaultName = '${v}'; Name = 'case2' }) | ForEach-Object -Begin { $n = 0 } -Process { $n++; [pscustomobject]@{ InputObject = $_; File = @('Same.blob', 'same.blob')[$n - 1] } } |
+        ForEach-Object { $_.InputObject } | Backup-AzKeyVaultSecret -OutputFile Same.blob
+      `,
+      { env: vault.env() },
+    );
+    assert.equal(run.outputs.length, 1);
+  });
 });

@@ -114,7 +114,8 @@ const ADDRESSINGS: VaultAddressing[] = [
   { dnsSuffix: 'vault.azure.cn' },
   { dnsSuffix: 'vault.azure.net', override: 'https://127.0.0.1:8443/{vault}' },
 ];
-const ALLOWED_SUFFIXES = (a: VaultAddressing) => (a.override !== undefined ? ['vault.azure.net', 'vault.azure.cn', 'vault.usgovcloudapi.net', 'vault.microsoftazure.de', a.dnsSuffix] : [a.dnsSuffix]);
+// The configured cloud's suffix and every known Azure cloud's: an identifier may name any of them.
+const ALLOWED_SUFFIXES = (a: VaultAddressing) => [a.dnsSuffix, ...['vault.azure.net', 'vault.azure.cn', 'vault.usgovcloudapi.net', 'vault.microsoftazure.de'].filter((s) => s !== a.dnsSuffix)];
 
 function validName(r: Rng, maxLength: number): string {
   let s = pick(r, ['a', 'B', 'z', 'Q']);
@@ -198,8 +199,10 @@ export function fuzzOnce(r: Rng, stats: FuzzStats): void {
     if (!ALLOWED_SUFFIXES(addressing).some((suffix) => host === `${p.value.vaultName.toLowerCase()}.${suffix}`)) {
       fail('parseSecretId', id, `accepted host ${host} for vault ${p.value.vaultName}`);
     }
-    const endpoint = vaultEndpoint(p.value.vaultName, addressing);
+    const endpoint = vaultEndpoint(p.value.vaultName, p.value.dnsSuffix !== undefined ? { ...addressing, dnsSuffix: p.value.dnsSuffix } : addressing);
     if (endpoint.relaxChallengeResourceCheck !== (addressing.override !== undefined)) fail('vaultEndpoint', addressing, 'relaxed the challenge check without an override');
+    // Without a test address, the request goes to exactly the host the identifier names.
+    if (addressing.override === undefined && new URL(endpoint.url).hostname !== host) fail('vaultEndpoint', id, `would send the request to ${endpoint.url}`);
   }
 
   // DNS suffixes and override addresses (start-up options).

@@ -112,3 +112,13 @@ describe('the command line: retry and timeout limits', () => {
     }
   });
 });
+
+describe('the command line: the cloud', () => {
+  it('takes the vault DNS suffix from AZ_KEYVAULT_BACKUP_VAULT_DNS_SUFFIX when no option gives it, and refuses a bad one', async () => {
+    const h = harness({ AZ_KEYVAULT_BACKUP_VAULT_DNS_SUFFIX: 'evil.com/x' });
+    await createParser(h.cli).parseAsync(['backup', '--vault-name', 'abc', '--name', 's', '-d', '/tmp']);
+    assert.equal(h.exitCode(), 2);
+    assert.match(h.err.join('\n'), /evil\.com\/x/);
+    assert.equal(h.credentialAsked(), 0);
+  });
+});

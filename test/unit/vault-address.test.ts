@@ -53,7 +53,6 @@ describe('secret identifiers', () => {
   it('refuses URIs for another host, scheme or shape', () => {
     for (const id of [
       'https://myvault.evil.com/secrets/s',
-      'https://myvault.vault.azure.cn/secrets/s',
       'http://myvault.vault.azure.net/secrets/s',
       'https://myvault.vault.azure.net:8443/secrets/s',
       'https://myvault.vault.azure.net/keys/s',
@@ -69,6 +68,13 @@ describe('secret identifiers', () => {
       invalid(() => parseSecretId(id, publicCloud));
     }
     invalid(() => parseSecretId(null, publicCloud));
+  });
+
+  it('accepts a vault of another Azure cloud and says which, so that cloud is addressed', () => {
+    assert.deepEqual(parseSecretId('https://myvault.vault.azure.cn/secrets/s', publicCloud), { vaultName: 'myvault', name: 's', dnsSuffix: 'vault.azure.cn' });
+    assert.deepEqual(parseSecretId('https://gov1.vault.usgovcloudapi.net/secrets/s', publicCloud), { vaultName: 'gov1', name: 's', dnsSuffix: 'vault.usgovcloudapi.net' });
+    assert.deepEqual(parseSecretId('https://cn1.vault.azure.cn/secrets/s', { dnsSuffix: 'vault.azure.cn' }), { vaultName: 'cn1', name: 's' });
+    invalid(() => parseSecretId('https://cn1.vault.azure.cn.evil.com/secrets/s', publicCloud));
   });
 
   it('accepts known cloud hosts when an explicit test address is in use', () => {
