@@ -156,7 +156,7 @@ export function createParser(cli: CliEnvironment): Argv {
           .example('$0 backup --vault-name myvault --name mysecret -o /backups/mysecret.blob --force', 'Replaces /backups/mysecret.blob')
           .example('$0 backup --secret-id https://myvault.vault.azure.net/secrets/mysecret -d /backups', 'Default name in /backups')
           .example('$0 backup --vault-name myvault --name mysecret --vault-dns-suffix vault.azure.cn', 'A vault in Azure China')
-          .epilog(`Exit codes:\n  0  OK\n${EXIT_CODES_HELP}`),
+          .epilog(`Exit codes:\n   0  OK\n${EXIT_CODES_HELP}`),
       async (args) => {
         if (refused) return;
         const logger = stderrLogger(cli.stderr, args['log-level'], 'text');

@@ -66,7 +66,11 @@ function retryLoggingPolicy(logger: Logger): PipelinePolicy {
   };
 }
 
-/** Refuses an oversized answer from its Content-Length, before it is read. */
+/**
+ * Refuses an oversized answer, so it is never decoded or written. The HTTP
+ * client has read it into memory by then; a streaming cap is an open item
+ * (docs/reliability.md).
+ */
 function sizeCapPolicy(maxBytes: number): PipelinePolicy {
   return {
     name: 'azkvbSizeCap',
