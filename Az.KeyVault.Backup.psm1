@@ -18,6 +18,9 @@ Set-Variable -Scope Script -Option Constant -Name StderrTailLines -Value 40
 # sent; the executable stops using one 2 minutes before it expires, so it never has to.
 Set-Variable -Scope Script -Option Constant -Name TokenRefreshSeconds -Value 300
 Set-Variable -Scope Script -Option Constant -Name PublicKeyVaultResource -Value 'https://vault.azure.net'
+# When Get-AzAccessToken gives no readable expiry: longer than TokenRefreshSeconds, or every item
+# would fetch a token again; shorter than Entra's shortest token lifetime (an hour, less a margin).
+Set-Variable -Scope Script -Option Constant -Name UnknownTokenLifetimeSeconds -Value 3000
 
 # The only way module settings become executable arguments: argv is built from this table as an
 # array, never from a command string, so no value can be re-parsed as another switch.
@@ -221,6 +224,39 @@ function Get-SecretUriParts {
     return $null
 }
 
+function Get-PathComparer {
+    # Whether two paths name one file: Windows file systems ignore case, those of Linux and macOS
+    # (as this module treats them) do not, so a.blob and A.blob are two files there.
+    if ([System.Environment]::OSVersion.Platform -eq [System.PlatformID]::Win32NT) { return [System.StringComparer]::OrdinalIgnoreCase }
+    return [System.StringComparer]::Ordinal
+}
+
+function Resolve-OutputFile {
+    # -OutputFile resolved as Az does (relative to the PowerShell location, ~, PSDrives), but only
+    # to a file-system path: Variable:, Env:, HKCU: and the like name no file the executable can write.
+    # Returns @{ Path; IsDirectory } or an ErrorRecord.
+    param($Cmdlet, [string]$OutputFile, $TargetObject)
+    $provider = $null
+    $drive = $null
+    try { $resolved = $Cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath($OutputFile, [ref]$provider, [ref]$drive) }
+    catch {
+        if ($_.Exception -is [System.Management.Automation.PipelineStoppedException]) { throw }
+        return New-ErrorRecord -Message ("The output file '{0}' cannot be resolved to a file-system path: {1}" -f $OutputFile, $_.Exception.Message) -ErrorId 'InvalidOutputFile' -Category InvalidArgument -TargetObject $TargetObject -InnerException $_.Exception
+    }
+    if ($null -eq $provider -or $provider.ImplementingType -ne [Microsoft.PowerShell.Commands.FileSystemProvider]) {
+        $providerName = 'an unknown provider'
+        if ($null -ne $provider) { $providerName = "the {0} provider" -f $provider.Name }
+        return New-ErrorRecord -Message ("The output file '{0}' is not a file-system path: it belongs to {1}. Give a file or directory path." -f $OutputFile, $providerName) -ErrorId 'InvalidOutputFile' -Category InvalidArgument -TargetObject $TargetObject
+    }
+    # A trailing separator says the user means a directory (./backups/): never create a file of
+    # that name, which is what Az would do. Without one, a missing path is a file, as in Az.
+    $isDirectory = $OutputFile.EndsWith('/') -or $OutputFile.EndsWith('\')
+    if ($isDirectory -and -not [System.IO.Directory]::Exists($resolved)) {
+        return New-ErrorRecord -Message ("The output directory '{0}' does not exist. Create it first, or leave out the trailing separator to name a file." -f $resolved) -ErrorId 'OutputDirectoryNotFound' -Category ObjectNotFound -TargetObject $TargetObject
+    }
+    return @{ Path = $resolved; IsDirectory = $isDirectory }
+}
+
 function New-PipelineState {
     param($Cmdlet, [int]$ThrottleLimit, [string]$LogLevel, $DefaultProfile)
     return @{
@@ -246,7 +282,7 @@ function New-PipelineState {
         Queue         = [System.Collections.Generic.Queue[object]]::new()
         Pending       = @{}
         NextId        = 1
-        Targets       = [System.Collections.Generic.HashSet[string]]::new([System.StringComparer]::OrdinalIgnoreCase)
+        Targets       = [System.Collections.Generic.HashSet[string]]::new((Get-PathComparer))
         YesToAll      = $false
         NoToAll       = $false
         # Progress: items accepted so far, items whose outcome was written, and whether input ended
@@ -427,6 +463,13 @@ function Initialize-AzSignIn {
     return $token
 }
 
+function ConvertTo-EpochSeconds {
+    # DateTimeOffset.ToUnixTimeSeconds needs .NET Framework 4.6; Windows PowerShell 5.1 may run on 4.5.
+    param([System.DateTimeOffset]$Time)
+    $epoch = [System.DateTimeOffset]::new(1970, 1, 1, 0, 0, 0, [System.TimeSpan]::Zero)
+    return [long][System.Math]::Floor(($Time - $epoch).TotalSeconds)
+}
+
 function Get-AzKeyVaultToken {
     # The token comes back as a SecureString from Az.Accounts 5 on and as a string before; it is
     # turned into text only to be written to the executable's stdin, and never logged.
@@ -441,20 +484,22 @@ function Get-AzKeyVaultToken {
     else { $text = [string]$secret }
     if (-not $text) { throw 'Get-AzAccessToken returned an empty token.' }
     $expires = $answer.ExpiresOn
-    if ($expires -is [System.DateTimeOffset]) { $epoch = $expires.ToUnixTimeSeconds() }
-    elseif ($expires -is [System.DateTime]) { $epoch = ([System.DateTimeOffset]$expires.ToUniversalTime()).ToUnixTimeSeconds() }
-    else { $epoch = [System.DateTimeOffset]::UtcNow.AddMinutes(5).ToUnixTimeSeconds() }
+    if ($expires -is [System.DateTimeOffset]) { $epoch = ConvertTo-EpochSeconds -Time $expires }
+    elseif ($expires -is [System.DateTime]) { $epoch = ConvertTo-EpochSeconds -Time ([System.DateTimeOffset]$expires.ToUniversalTime()) }
+    else { $epoch = (ConvertTo-EpochSeconds -Time ([System.DateTimeOffset]::UtcNow)) + $script:UnknownTokenLifetimeSeconds }
     $tenant = $TenantId
     if (-not $tenant) { $tenant = Get-PropertyText -Object $answer -Name 'TenantId' }
     if (-not $tenant) { $tenant = $SignIn.TenantId }
     if (-not $TenantId) { $SignIn.ExpiresOn = [long]$epoch }
-    return @{ Token = $text; ExpiresOn = [long]$epoch; TenantId = $tenant }
+    return @{ Token = $text; ExpiresOn = [long]$epoch; TenantId = $tenant; Resource = $SignIn.Resource }
 }
 
 function Send-TokenMessage {
     param([hashtable]$State, [hashtable]$Token)
     $message = [ordered]@{ type = 'token'; token = $Token.Token; expiresOn = $Token.ExpiresOn }
     if ($Token.TenantId) { $message.tenantId = $Token.TenantId }
+    # The executable uses a token only for the resource it was issued for.
+    if ($Token.Resource) { $message.resource = $Token.Resource }
     Send-ChildMessage -State $State -Message $message
 }
 
@@ -464,7 +509,7 @@ function Update-AzToken {
     param([hashtable]$State)
     $signIn = $State.AzSignIn
     if ($null -eq $signIn -or $signIn.Warned) { return }
-    if ($signIn.ExpiresOn - [System.DateTimeOffset]::UtcNow.ToUnixTimeSeconds() -gt $script:TokenRefreshSeconds) { return }
+    if ($signIn.ExpiresOn - (ConvertTo-EpochSeconds -Time ([System.DateTimeOffset]::UtcNow)) -gt $script:TokenRefreshSeconds) { return }
     try {
         $token = Get-AzKeyVaultToken -SignIn $signIn -TenantId $null
         Write-Verbose 'The Key Vault token from the Az context was renewed.'
@@ -765,14 +810,17 @@ function Invoke-BackupItem {
     else { $request.vaultName = $VaultName; $request.name = $Name }
 
     $forceWrite = $Force
+    $target = $null
     if ($OutputFile) {
-        try { $resolved = $cmdlet.GetUnresolvedProviderPathFromPSPath($OutputFile) }
-        catch {
-            if ($_.Exception -is [System.Management.Automation.PipelineStoppedException]) { throw }
-            Add-LocalError -State $State -ErrorRecord (New-ErrorRecord -Message ("The output file '{0}' cannot be resolved to a file-system path: {1}" -f $OutputFile, $_.Exception.Message) -ErrorId 'InvalidOutputFile' -Category InvalidArgument -TargetObject $targetObject -InnerException $_.Exception)
+        $target = Resolve-OutputFile -Cmdlet $cmdlet -OutputFile $OutputFile -TargetObject $targetObject
+        if ($target -is [System.Management.Automation.ErrorRecord]) {
+            Add-LocalError -State $State -ErrorRecord $target
             Sync-Output -State $State
             return
         }
+    }
+    if ($null -ne $target -and -not $target.IsDirectory) {
+        $resolved = $target.Path
         $request.outputFile = $resolved
         # A directory gets a fresh default name inside it, so there is nothing to overwrite. A path
         # already targeted earlier in this pipeline counts as existing: its file may not be written yet.
@@ -807,7 +855,8 @@ function Invoke-BackupItem {
         if ($State.VerboseOn) { Write-Verbose ("Backing up secret '{0}' from vault '{1}' to '{2}'." -f $Name, $VaultName, $resolved) }
     }
     else {
-        $directory = $cmdlet.SessionState.Path.CurrentFileSystemLocation.ProviderPath
+        if ($null -ne $target) { $directory = $target.Path }
+        else { $directory = $cmdlet.SessionState.Path.CurrentFileSystemLocation.ProviderPath }
         $request.directory = $directory
         if ($State.VerboseOn) { Write-Verbose ("Backing up secret '{0}' from vault '{1}' into directory '{2}'." -f $Name, $VaultName, $directory) }
     }
@@ -1152,6 +1201,30 @@ function Backup-AzKeyVaultSecret {
             else { Stop-BackupChild -State $pipelineState }
         }
     }
+}
+
+function Stop-UnfinishedChild {
+    # The clean block's work (PowerShell 7.3+), which runs however the pipeline ended: also when it
+    # was stopped or failed while an upstream command ran, when neither our process block's finally
+    # nor our end block runs. After a normal end the child is already closed and this does nothing.
+    param($State)
+    if ($null -eq $State -or $State -isnot [hashtable] -or $null -eq $State.Process) { return }
+    try { Write-BackupProgress -State $State -Done } catch { Write-Debug 'progress not completed' }
+    Stop-BackupChild -State $State
+}
+
+# 'clean' only parses on PowerShell 7.3 and later, and this file must parse on 5.1: so on 7.3+
+# the function is defined again from its own text with a clean block added. The text is the one
+# above (help included), and it is dot-sourced here, so it binds to this module's session state.
+# Older versions rely on Stop-StaleChild and OnRemove instead.
+if ($PSVersionTable.PSVersion -ge [version]'7.3') {
+    $backupFunctionAst = ${function:Backup-AzKeyVaultSecret}.Ast
+    $backupFunctionText = $backupFunctionAst.Extent.Text
+    # The body's closing brace: the clean block goes just before it, after end.
+    $cleanAt = $backupFunctionAst.Body.Extent.EndOffset - 1 - $backupFunctionAst.Extent.StartOffset
+    $cleanBlock = "`n    clean {`n        Stop-UnfinishedChild -State (Get-Variable -Name pipelineState -Scope 0 -ValueOnly -ErrorAction Ignore)`n    }`n"
+    . ([scriptblock]::Create($backupFunctionText.Substring(0, $cleanAt) + $cleanBlock + $backupFunctionText.Substring($cleanAt)))
+    Remove-Variable -Name backupFunctionAst, backupFunctionText, cleanAt, cleanBlock
 }
 
 $ExecutionContext.SessionState.Module.OnRemove = {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { sharedVault } from '../support/hooks.js';
 import { psQuote, runPwsh, tempDir } from './run-pwsh.js';
@@ -90,13 +90,18 @@ describe('PowerShell module: existing output files', function () {
     const v = uniqueVaultName();
     seed(vault, v, ['case1', 'case2']);
     out = tempDir('azkvb-case-');
+    mkdirSync(join(out, 'A'));
+    mkdirSync(join(out, 'a'));
+    // A relative -OutputFile is resolved per item against the location of that moment: the
+    // upstream moves from A to a, so the two targets differ only in case.
     const run = await runPwsh(
-      `Set-Location ${psQuote(out)}
-      @([pscustomobject]@{ VaultName = '${v}'; Name = 'case1' }, [pscustomobject]@{ VaultName = '${v}'; Name = 'case2' }) | ForEach-Object -Begin { $n = 0 } -Process { $n++; [pscustomobject]@{ InputObject = $_; File = @('Same.blob', 'same.blob')[$n - 1] } } |
-        ForEach-Object { $_.InputObject } | Backup-AzKeyVaultSecret -OutputFile Same.blob
-      `,
+      `& { Set-Location ${psQuote(join(out, 'A'))}; [pscustomobject]@{ VaultName = '${v}'; Name = 'case1' }; Set-Location ${psQuote(join(out, 'a'))}; [pscustomobject]@{ VaultName = '${v}'; Name = 'case2' } } |
+        Backup-AzKeyVaultSecret -OutputFile x.blob`,
       { env: vault.env() },
     );
-    assert.equal(run.outputs.length, 1);
+    assert.deepEqual(run.sequence, ['output', 'output']);
+    assert.deepEqual(run.outputs, [join(out, 'A', 'x.blob'), join(out, 'a', 'x.blob')]);
+    assertBackupFile(vault, v, 'case1', join(out, 'A', 'x.blob'));
+    assertBackupFile(vault, v, 'case2', join(out, 'a', 'x.blob'));
   });
 });
