@@ -76,6 +76,20 @@ describe('atomic file writes', () => {
     await assert.rejects(writeFileAtomic(path.join(ro, 'a'), bytes, { force: false }), (e: unknown) => e instanceof BackupError && e.kind === 'Io');
   });
 
+  it('writes nothing when cancelled while the temp file is being written, and removes the temp file', async () => {
+    const controller = new AbortController();
+    const registry = new TempFileRegistry();
+    const originalAdd = registry.add.bind(registry);
+    registry.add = (file: string) => {
+      originalAdd(file);
+      controller.abort();
+    };
+    const target = path.join(dir, 'late.blob');
+    await assert.rejects(writeFileAtomic(target, bytes, { force: false, signal: controller.signal, registry }));
+    assert.deepEqual(readdirSync(dir), []);
+    assert.deepEqual(registry.list(), []);
+  });
+
   it('writes nothing once cancelled', async () => {
     const controller = new AbortController();
     controller.abort();

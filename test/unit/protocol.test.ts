@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { parseLine, MAX_LINE_LENGTH, PROTOCOL_VERSION } from '../../src/protocol/messages.js';
 import { OrderedResults } from '../../src/protocol/ordered-results.js';
-import { Limiter } from '../../src/protocol/limiter.js';
+import { Limiter } from '../../src/core/throttle-limiter.js';
 import { serve } from '../../src/protocol/serve.js';
 import { BackupError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';

@@ -1,2 +1,0 @@
-// The gate lives in the core, where the per-vault throttle also uses it.
-export { Limiter } from '../core/throttle-limiter.js';
