@@ -91,6 +91,10 @@ describe('PowerShell module: signing in like Az', function () {
     assert.deepEqual(seen.exposed, [], 'no process had the token in its command line or environment');
     assertNoToken(run, issued.token);
     assert.ok(run.debug.some((l) => l.includes('"type":"token"') && l.includes('"token":"***"')), '-Debug shows the token message, masked');
+    assert.ok(
+      run.debug.some((l) => l.includes('"type":"token"') && l.includes('"resource":"https://vault.azure.net"')),
+      'the token message names the resource the token was issued for',
+    );
     assert.ok(run.verbose.some((l) => l.includes("Signing in with the Az context: account 'alice@contoso.example'")));
 
     const tokenCalls = az.calls().filter((c) => c.command === 'Get-AzAccessToken');
@@ -170,6 +174,26 @@ describe('PowerShell module: signing in like Az', function () {
     assertBackupFile(vault, v, 'e1', join(out, 'e1.blob'));
     assert.ok(run.debug.some((l) => l.includes('"type":"tokenRequest"')), 'the executable asked for a fresh token');
     assert.equal(az.calls().filter((c) => c.command === 'Get-AzAccessToken').length, 2);
+  });
+
+  it('an expiry it cannot read counts as well over the refresh margin: one token for the pipeline, not one per secret', async function () {
+    const v = uniqueVaultName('xo');
+    seed(vault, v, ['x1', 'x2', 'x3']);
+    const out = dir('azkvb-expiry-text-');
+    const az = standInAzAccounts({ shape: '4', context: context(), tokens: [{ ...tokenFor(vault.tenantId), expiresOnShape: 'text' }] });
+    cleanups.push(az.dispose);
+    const started = Math.floor(Date.now() / 1000);
+    const run = await runPwsh(
+      `Import-Module ${psQuote(standInManifest())}
+      'x1', 'x2', 'x3' | ForEach-Object { [pscustomobject]@{ VaultName = '${v}'; Name = $_ } } | Backup-AzKeyVaultSecret -OutputFile ${psQuote(out)} -Debug`,
+      { env: { ...vaultOnly(), ...az.env } },
+    );
+    assert.deepEqual(run.errors, []);
+    (run.outputs as string[]).forEach((path, i) => assertBackupFile(vault, v, `x${i + 1}`, path));
+    assert.equal(az.calls().filter((c) => c.command === 'Get-AzAccessToken').length, 1, 'no renewal before every item');
+    const sent = run.debug.filter((l) => l.includes('"type":"token"')).map((l) => Number(/"expiresOn":(\d+)/.exec(l)?.[1]));
+    assert.equal(sent.length, 1);
+    assert.ok(sent[0]! - started > 30 * 60 && sent[0]! - started < 60 * 60, `assumed lifetime ${sent[0]! - started} s: longer than the refresh margin, shorter than a token's hour`);
   });
 
   it('signs in with the managed identity of IDENTITY_ENDPOINT/IDENTITY_HEADER when there is no Az at all (the runbook case)', async function () {
