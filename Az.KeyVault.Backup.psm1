@@ -252,7 +252,7 @@ function Resolve-OutputFile {
     # that name, which is what Az would do. Without one, a missing path is a file, as in Az.
     $isDirectory = $OutputFile.EndsWith('/') -or $OutputFile.EndsWith('\')
     if ($isDirectory -and -not [System.IO.Directory]::Exists($resolved)) {
-        return New-ErrorRecord -Message ("The output directory '{0}' does not exist. Create it first, or leave out the trailing separator to name a file." -f $resolved) -ErrorId 'OutputDirectoryNotFound' -Category ObjectNotFound -TargetObject $TargetObject
+        return New-ErrorRecord -Message ("The output directory '{0}' does not exist: a trailing separator names a directory. Create it first, or leave out the separator to name a file." -f $resolved) -ErrorId 'OutputDirectoryNotFound' -Category ObjectNotFound -TargetObject $TargetObject
     }
     return @{ Path = $resolved; IsDirectory = $isDirectory }
 }
