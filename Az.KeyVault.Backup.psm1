@@ -1052,7 +1052,11 @@ function Backup-AzKeyVaultSecret {
     drives are resolved against the current PowerShell location. If you do not specify this
     parameter, a file named <vault>-<secret>-<seconds since 1970> (lower-cased) is created in the
     current PowerShell location. If it names an existing directory, that default file name is used
-    inside the directory. If the file exists, you are asked whether to overwrite it unless -Force
+    inside the directory. A path ending in / or \ always names a directory: if it does not exist
+    the item fails with the error id OutputDirectoryNotFound and nothing is written (without the
+    separator a missing path is a file, as in Az). Only file-system paths are accepted; a path of
+    another provider (Variable:, Env:, HKCU:) fails with InvalidOutputFile.
+    If the file exists, you are asked whether to overwrite it unless -Force
     is given; where no prompt is possible (pwsh -NonInteractive, runbooks) the item fails with the
     error id FileExists and the file is left untouched.
 
