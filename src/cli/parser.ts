@@ -223,7 +223,10 @@ export function createParser(cli: CliEnvironment): Argv {
             write: cli.stdout,
             logger,
             version: cli.version,
-            concurrency: args.concurrency,
+            // Each vault's gate keeps --concurrency requests on the wire; twice as many backups
+            // may be under way so that writing and fsyncing a file never holds a network slot.
+            // Memory stays bounded: at most that many answers are held at once.
+            concurrency: args.concurrency * 2,
             backup: (request, signal) => backupSecret(request, deps, signal),
             targetKey: (request) =>
               request.outputFile !== undefined && !cli.fs.isDirectory(request.outputFile) ? path.resolve(request.outputFile) : undefined,
