@@ -39,6 +39,27 @@ function moduleWithoutCleanBlock(): { dir: string; manifest: string } {
   return { dir, manifest: join(dir, 'Az.KeyVault.Backup.psd1') };
 }
 
+
+/**
+ * PowerShell that runs `pipeline` in a nested PowerShell (the module imported, $v and $out set),
+ * waits with `wait`, stops it as Ctrl+C would, and outputs the executable children counted before
+ * and after, how long Stop() took, the final state and the nested errors.
+ */
+function stopNestedPipeline(pipeline: string, wait: string, v: string, out: string): string {
+  return `
+    function Get-ChildCount { @(Get-Process | Where-Object { $null -ne $_.Parent -and $_.Parent.Id -eq $PID }).Count }
+    $ps = [powershell]::Create()
+    [void]$ps.AddScript(${psQuote(`param($m, $v, $out) Import-Module $m; ${pipeline}`)})
+    [void]$ps.AddArgument(${psQuote(moduleManifestPath())}).AddArgument('${v}').AddArgument(${psQuote(out)})
+    $async = $ps.BeginInvoke()
+    ${wait}
+    $before = Get-ChildCount
+    $watch = [System.Diagnostics.Stopwatch]::StartNew()
+    $ps.Stop()
+    [pscustomobject]@{ before = $before; stopMs = $watch.ElapsedMilliseconds; after = Get-ChildCount; state = $ps.InvocationStateInfo.State.ToString(); errors = @($ps.Streams.Error | ForEach-Object { [string]$_ }) }
+  `;
+}
+
 describe('PowerShell module: when the executable starts and ends', function () {
   const cleanup: string[] = [];
   const trapModule = () => {
@@ -180,18 +201,12 @@ describe('PowerShell module: when the executable starts and ends', function () {
     let run;
     try {
       run = await runPwsh(
-        `
-        function Get-ChildCount { @(Get-Process | Where-Object { $null -ne $_.Parent -and $_.Parent.Id -eq $PID }).Count }
-        $ps = [powershell]::Create()
-        [void]$ps.AddScript('param($m, $v, $out) Import-Module $m; 0..29 | ForEach-Object { [pscustomobject]@{ VaultName = $v; Name = "c$_" } } | Backup-AzKeyVaultSecret -OutputFile $out -ThrottleLimit 2')
-        [void]$ps.AddArgument(${psQuote(moduleManifestPath())}).AddArgument('${v}').AddArgument(${psQuote(out)})
-        $async = $ps.BeginInvoke()
-        Start-Sleep -Milliseconds 1500
-        $before = Get-ChildCount
-        $watch = [System.Diagnostics.Stopwatch]::StartNew()
-        $ps.Stop()
-        [pscustomobject]@{ before = $before; stopMs = $watch.ElapsedMilliseconds; after = Get-ChildCount; state = $ps.InvocationStateInfo.State.ToString(); errors = @($ps.Streams.Error | ForEach-Object { [string]$_ }) }
-        `,
+        stopNestedPipeline(
+          '0..29 | ForEach-Object { [pscustomobject]@{ VaultName = $v; Name = "c$_" } } | Backup-AzKeyVaultSecret -OutputFile $out -ThrottleLimit 2',
+          'Start-Sleep -Milliseconds 1500',
+          v,
+          out,
+        ),
         { env: vault.env() },
       );
     } finally {
@@ -224,21 +239,15 @@ describe('PowerShell module: when the executable starts and ends', function () {
     let run;
     try {
       run = await runPwsh(
-        `
-        function Get-ChildCount { @(Get-Process | Where-Object { $null -ne $_.Parent -and $_.Parent.Id -eq $PID }).Count }
-        $ps = [powershell]::Create()
-        [void]$ps.AddScript('param($m, $v, $out) Import-Module $m; & { 1..3 | ForEach-Object { [pscustomobject]@{ VaultName = $v; Name = "u$_" }; Start-Sleep -Seconds 3 } } | Backup-AzKeyVaultSecret -OutputFile $out')
-        [void]$ps.AddArgument(${psQuote(moduleManifestPath())}).AddArgument('${v}').AddArgument(${psQuote(out)})
-        $async = $ps.BeginInvoke()
-        $wait = [System.Diagnostics.Stopwatch]::StartNew()
-        while ((Get-ChildCount) -eq 0 -and $wait.ElapsedMilliseconds -lt 20000) { Start-Sleep -Milliseconds 25 }
-        # The handshake and item 1 go out right after the start; then the upstream sleeps.
-        Start-Sleep -Milliseconds 700
-        $before = Get-ChildCount
-        $watch = [System.Diagnostics.Stopwatch]::StartNew()
-        $ps.Stop()
-        [pscustomobject]@{ before = $before; stopMs = $watch.ElapsedMilliseconds; after = Get-ChildCount; state = $ps.InvocationStateInfo.State.ToString() }
-        `,
+        stopNestedPipeline(
+          '& { 1..3 | ForEach-Object { [pscustomobject]@{ VaultName = $v; Name = "u$_" }; Start-Sleep -Seconds 3 } } | Backup-AzKeyVaultSecret -OutputFile $out',
+          // The handshake and item 1 go out right after the start; then the upstream sleeps.
+          `$wait = [System.Diagnostics.Stopwatch]::StartNew()
+          while ((Get-ChildCount) -eq 0 -and $wait.ElapsedMilliseconds -lt 20000) { Start-Sleep -Milliseconds 25 }
+          Start-Sleep -Milliseconds 700`,
+          v,
+          out,
+        ),
         { env: vault.env() },
       );
     } finally {
