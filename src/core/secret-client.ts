@@ -7,6 +7,7 @@ import type { Logger } from './logger.js';
 import { KEY_VAULT_SECRETS_PER_SECOND } from './rate-pacer.js';
 import { vaultThrottlePolicy, VaultThrottle } from './throttle-policy.js';
 import { transientFaultPolicy } from './transient-faults.js';
+import { sizeCapPolicy } from './size-cap.js';
 import { vaultEndpoint, type VaultAddressing } from './vault-address.js';
 
 export interface TransportOptions {
@@ -62,29 +63,6 @@ function retryLoggingPolicy(logger: Logger): PipelinePolicy {
         logger.verbose(`Request to the vault failed (${code}); retrying if attempts remain.`);
         throw error;
       }
-    },
-  };
-}
-
-/**
- * Refuses an oversized answer, so it is never decoded or written. The HTTP
- * client has read it into memory by then; a streaming cap is an open item
- * (docs/reliability.md).
- */
-function sizeCapPolicy(maxBytes: number): PipelinePolicy {
-  return {
-    name: 'azkvbSizeCap',
-    async sendRequest(request, next) {
-      const response = await next(request);
-      const length = Number(response.headers.get('content-length') ?? '0');
-      const text = response.bodyAsText ?? '';
-      if (length > maxBytes || text.length > maxBytes) {
-        throw new BackupError('Service', `The vault's answer is larger than the ${maxBytes}-byte limit; refusing it.`, {
-          code: 'ResponseTooLarge',
-          status: response.status,
-        });
-      }
-      return response;
     },
   };
 }

@@ -3,7 +3,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { startBadTlsServer, type BadTlsKind, type Fault, type LocalVault } from '../support/local-vault/index.js';
 import { exeEnv, runExe, type ExeRun } from '../support/run-exe.js';
-import { assertUntouched, bigBackupBody, listing, OLD_BYTES } from './support.js';
+import { assertUntouched, bigBackupBody, listing, OLD_BYTES, startExe } from './support.js';
 import { useExeFixture } from '../support/exe-fixture.js';
 
 // Every fault a vault, a proxy or the network can produce, against the built
@@ -153,6 +153,31 @@ describe('reliability: vault and network faults against the executable', functio
     const { body } = bigBackupBody(52 * 1024 * 1024); // 52 MiB of bytes is 70 MiB of base64url
     const r = await backupOverExisting('huge', [[json(body), 1]]);
     assertFailed(r, { ok: false, exitCode: 10, errorId: 'ServiceError', message: /larger than the 67108864-byte limit/ });
+  });
+
+  it('an answer that never ends (chunked, no Content-Length) is cut off at the cap, with memory bounded: ServiceError (exit 10)', async () => {
+    vault.setSecret(VAULT, 'endless', 'value');
+    vault.faults.add({ vault: VAULT, name: 'endless', operation: 'backup' }, { kind: 'endless' }, Infinity);
+    const before = listing(dir);
+    const exe = startExe(['backup', '--vault-name', VAULT, '--name', 'endless', '-d', dir, '--timeout-seconds', '60'], env);
+    // The high-water mark of the executable's memory, read while it runs.
+    let peakKb = 0;
+    const poll = setInterval(() => {
+      try {
+        const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${exe.child.pid}/status`, 'utf8'));
+        if (match) peakKb = Math.max(peakKb, Number(match[1]));
+      } catch {
+        // The process has just exited.
+      }
+    }, 20);
+    const run = await exe.done;
+    clearInterval(poll);
+    assert.equal(run.code, 10, run.stderr);
+    assert.match(run.stderr, /ServiceError: .*larger than the 67108864-byte limit/);
+    assert.equal(vault.requests.filter((r) => r.operation === 'backup' && r.status === 200).length, 1, 'refused, not retried');
+    // The server would send 1 GiB; buffering it all would take well over a gigabyte.
+    assert.ok(peakKb > 0 && peakKb < 400 * 1024, `peak memory ${Math.round(peakKb / 1024)} MiB`);
+    assertUntouched(dir, before);
   });
 
   it('a large but legitimate answer (20 MiB) is written whole', async () => {

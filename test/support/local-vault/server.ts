@@ -420,6 +420,24 @@ class LocalVaultServer implements LocalVault {
       case 'body':
         this.send(res, record, { status: fault.status ?? 200, body: fault.body, contentType: fault.contentType ?? 'application/json; charset=utf-8' });
         return;
+      case 'endless': {
+        record.status = 200;
+        res.writeHead(200, { ...baseHeaders(), 'content-type': 'application/json; charset=utf-8' });
+        res.write('{"value":"');
+        const chunk = Buffer.alloc(1024 * 1024, 'A');
+        let sent = 0;
+        const pump = (): void => {
+          // Stops when the client hangs up (or after 1 GiB, so a broken client cannot fill the disk of the test machine).
+          while (!res.destroyed && sent < 1024 && res.write(chunk)) sent++;
+          if (!res.destroyed && sent < 1024) res.once('drain', pump);
+          else res.end();
+        };
+        res.once('close', () => {
+          record.endedAt = Date.now();
+        });
+        pump();
+        return;
+      }
       case 'status': {
         const ctx: ErrorContext = {
           tenantId: this.tenantId,

@@ -27,6 +27,8 @@ export type Fault =
   | { kind: 'reset' }
   | { kind: 'resetMidBody' }
   | { kind: 'hang' }
+  /** 200 with a chunked body (no Content-Length) that never ends: a server trying to exhaust memory. */
+  | { kind: 'endless' }
   | { kind: 'body'; body: string; contentType?: string; status?: number };
 
 export interface FaultMatch {
