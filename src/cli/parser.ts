@@ -49,12 +49,13 @@ interface CommonArgs {
   'log-level': LogLevel;
 }
 
+/** An environment variable that is set to something; an empty one counts as unset. */
 function nonEmpty(value: string | undefined): string | undefined {
-  return value !== undefined && value.trim() !== '' ? value : undefined;
+  return value !== undefined && value !== '' ? value : undefined;
 }
 
 function addressingFrom(args: CommonArgs, env: CliEnvironment['env']): VaultAddressing {
-  const override = args['vault-url'] ?? (env[VAULT_URL_ENV] !== undefined && env[VAULT_URL_ENV] !== '' ? env[VAULT_URL_ENV] : undefined);
+  const override = args['vault-url'] ?? nonEmpty(env[VAULT_URL_ENV]);
   return {
     // A runbook in another cloud without Az sets the environment variable once.
     dnsSuffix: validateDnsSuffix(args['vault-dns-suffix'] ?? nonEmpty(env[DNS_SUFFIX_ENV]) ?? PUBLIC_DNS_SUFFIX),
@@ -121,6 +122,13 @@ export function createParser(cli: CliEnvironment): Argv {
     logger,
   });
 
+  // Each command's diagnostics, starting with what main noticed before there was a logger.
+  const commandLogger = (level: LogLevel, format: 'json' | 'text'): Logger => {
+    const logger = stderrLogger(cli.stderr, level, format);
+    for (const warning of cli.startupWarnings ?? []) logger.warning(warning);
+    return logger;
+  };
+
   // With exitProcess(false), yargs may still call a handler after a
   // validation failure; this keeps a refused command line from doing anything.
   let refused = false;
@@ -159,8 +167,7 @@ export function createParser(cli: CliEnvironment): Argv {
           .epilog(`Exit codes:\n   0  OK\n${EXIT_CODES_HELP}`),
       async (args) => {
         if (refused) return;
-        const logger = stderrLogger(cli.stderr, args['log-level'], 'text');
-        for (const warning of cli.startupWarnings ?? []) logger.warning(warning);
+        const logger = commandLogger(args['log-level'], 'text');
         try {
           const addressing = addressingFrom(args, cli.env);
           const credential = makeCredential(logger);
@@ -190,7 +197,7 @@ export function createParser(cli: CliEnvironment): Argv {
           .option('concurrency', { type: 'number', default: DEFAULT_TRANSPORT.maxConcurrency, describe: 'Backups in flight at once (1-64); narrowed for a while when a vault throttles' })
           .option('max-requests-per-second', {
             type: 'number',
-            default: cli.env[MAX_RPS_ENV] !== undefined && cli.env[MAX_RPS_ENV] !== '' ? Number(cli.env[MAX_RPS_ENV]) : DEFAULT_TRANSPORT.maxRequestsPerSecond,
+            default: Number(nonEmpty(cli.env[MAX_RPS_ENV]) ?? DEFAULT_TRANSPORT.maxRequestsPerSecond),
             defaultDescription: `90% of the service limit: ${DEFAULT_TRANSPORT.maxRequestsPerSecond}, or ${MAX_RPS_ENV}`,
             describe: 'Requests per second per vault at most, retries included',
           })
@@ -207,8 +214,7 @@ export function createParser(cli: CliEnvironment): Argv {
           .example('$0 serve --log-level verbose < requests.jsonl', 'Answers each request line with a result line'),
       async (args) => {
         if (refused) return;
-        const logger = stderrLogger(cli.stderr, args['log-level'], 'json');
-        for (const warning of cli.startupWarnings ?? []) logger.warning(warning);
+        const logger = commandLogger(args['log-level'], 'json');
         try {
           const addressing = addressingFrom(args, cli.env);
           const credential = makeCredential(logger);

@@ -57,6 +57,11 @@ function ioError(target: string, error: unknown): BackupError {
   return new BackupError('Io', `Could not write the backup file '${target}': ${reason}.`, { code });
 }
 
+/** The refusal to replace an existing file without force, wherever it is noticed. */
+export function fileExistsError(target: string): BackupError {
+  return new BackupError('FileExists', `The file '${target}' already exists; use -Force to replace it.`, { code: 'EEXIST' });
+}
+
 function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new BackupError('Network', 'The backup was cancelled.', { code: 'Aborted' });
 }
@@ -121,7 +126,7 @@ function linkExclusive(temp: string, target: string): void {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') {
-      throw new BackupError('FileExists', `The file '${target}' already exists; use -Force to replace it.`, { code });
+      throw fileExistsError(target);
     }
     // Some file systems (FAT, some network shares) have no hard links. Fall
     // back to an existence check and rename: the race is then only with
@@ -131,7 +136,7 @@ function linkExclusive(temp: string, target: string): void {
     }
   }
   if (fs.lstatSync(target, { throwIfNoEntry: false }) !== undefined) {
-    throw new BackupError('FileExists', `The file '${target}' already exists; use -Force to replace it.`, { code: 'EEXIST' });
+    throw fileExistsError(target);
   }
   try {
     fs.renameSync(temp, target);

@@ -1,6 +1,6 @@
 import { BackupError } from './errors.js';
 import { toBackupError } from './error-mapping.js';
-import { writeFileAtomic, type TempFileRegistry } from './atomic-write.js';
+import { fileExistsError, writeFileAtomic, type TempFileRegistry } from './atomic-write.js';
 import { resolveTarget } from './file-name.js';
 import { validateSecretName, validateVaultName } from './names.js';
 import { parseSecretId, type SecretReference, type VaultAddressing } from './vault-address.js';
@@ -90,7 +90,7 @@ export async function backupSecret(
   const target = resolveTarget(request, names, deps.now(), (file) => probe(deps.isDirectory, file));
   if (!request.force && probe(deps.exists, target)) {
     // Checked before the request too, so a refused overwrite costs no vault call.
-    throw new BackupError('FileExists', `The file '${target}' already exists; use -Force to replace it.`, { code: 'EEXIST' });
+    throw fileExistsError(target);
   }
   deps.logger.verbose(`Backing up secret '${names.name}' from vault '${names.vaultName}' to '${target}'.`);
   let bytes: Uint8Array;

@@ -52,7 +52,7 @@ function retryLoggingPolicy(logger: Logger): PipelinePolicy {
         if (response.status === 429 || response.status === 408 || response.status >= 500) {
           const after = response.headers.get('retry-after');
           logger.verbose(
-            `The vault answered ${response.status} for POST ${path}${after !== undefined ? ` (Retry-After: ${after} s)` : ''}; retrying if attempts remain.`,
+            `The vault answered ${response.status} for ${request.method} ${path}${after !== undefined ? ` (Retry-After: ${after} s)` : ''}; retrying if attempts remain.`,
           );
         } else {
           logger.debug(`${request.method} ${path} -> ${response.status} in ${Date.now() - started} ms`);
