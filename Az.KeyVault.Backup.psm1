@@ -41,15 +41,31 @@ function Get-ModuleVersionText {
     return '0.0.0'
 }
 
-function Get-RuntimeIdentifier {
+# The executables shipped, by platform and OS architecture (the names of .NET's OSPlatform and
+# Architecture). Windows on Arm runs the x64 build under emulation; no win-arm64 build is shipped.
+$script:RuntimeIdentifiers = @{
+    'Windows/X64' = 'win-x64'
+    'Windows/Arm64' = 'win-x64'
+    'Linux/X64' = 'linux-x64'
+    'Linux/Arm64' = 'linux-arm64'
+    'OSX/X64' = 'darwin-x64'
+    'OSX/Arm64' = 'darwin-arm64'
+}
+
+function Get-HostPlatform {
     # Windows PowerShell 5.1 only runs on Windows; only Core can be elsewhere, and Core always has
     # RuntimeInformation. 5.1 on .NET Framework before 4.7.1 lacks it, hence the environment fallback.
-    $os = 'win'
+    $platform = 'Windows'
     if ($PSVersionTable.PSEdition -eq 'Core') {
         $info = [System.Runtime.InteropServices.RuntimeInformation]
-        if ($info::IsOSPlatform([System.Runtime.InteropServices.OSPlatform]::Linux)) { $os = 'linux' }
-        elseif ($info::IsOSPlatform([System.Runtime.InteropServices.OSPlatform]::OSX)) { $os = 'darwin' }
+        $platform = 'Unknown'
+        foreach ($name in 'Windows', 'Linux', 'OSX', 'FreeBSD') {
+            $os = [System.Runtime.InteropServices.OSPlatform]::Create($name.ToUpperInvariant())
+            if ($info::IsOSPlatform($os)) { $platform = $name; break }
+        }
     }
+    # The OS's architecture, not the process's: 32-bit PowerShell on 64-bit Windows starts the x64
+    # executable fine.
     $arch = $null
     $infoType = 'System.Runtime.InteropServices.RuntimeInformation' -as [type]
     if ($null -ne $infoType -and $null -ne $infoType.GetProperty('OSArchitecture')) {
@@ -59,21 +75,70 @@ function Get-RuntimeIdentifier {
         $arch = $env:PROCESSOR_ARCHITEW6432
         if (-not $arch) { $arch = $env:PROCESSOR_ARCHITECTURE }
     }
-    switch -Regex ([string]$arch) {
-        '^(x64|amd64)$' { $arch = 'x64'; break }
-        '^arm64$' { $arch = 'arm64'; break }
-        default { $arch = ([string]$arch).ToLowerInvariant() }
+    return [pscustomobject]@{ Platform = $platform; Architecture = [string]$arch }
+}
+
+function Get-RuntimeIdentifier {
+    # Pure, so every platform and architecture pair can be tested on any one machine. $null means
+    # no executable is shipped for that pair.
+    param([string]$Platform, [string]$Architecture)
+    $arch = [string]$Architecture
+    switch -Regex ($arch) {
+        '^(x64|amd64|x86_64)$' { $arch = 'X64'; break }
+        '^(arm64|aarch64)$' { $arch = 'Arm64'; break }
     }
-    # Windows on Arm runs x64 binaries under emulation and no win-arm64 build is shipped.
-    if ($os -eq 'win' -and $arch -eq 'arm64') { $arch = 'x64' }
-    return '{0}-{1}' -f $os, $arch
+    $os = [string]$Platform
+    switch -Regex ($os) {
+        '^(windows|win32nt|win)$' { $os = 'Windows'; break }
+        '^linux$' { $os = 'Linux'; break }
+        '^(osx|macos|darwin)$' { $os = 'OSX'; break }
+    }
+    $key = '{0}/{1}' -f $os, $arch
+    if ($script:RuntimeIdentifiers.ContainsKey($key)) { return $script:RuntimeIdentifiers[$key] }
+    return $null
 }
 
 function Get-ExecutablePath {
-    $rid = Get-RuntimeIdentifier
+    param([string]$RuntimeIdentifier, [string]$ModuleBase = $PSScriptRoot)
     $name = $script:ExecutableBaseName
-    if ($rid -like 'win-*') { $name = $name + '.exe' }
-    return [System.IO.Path]::Combine($PSScriptRoot, 'bin', $rid, $name)
+    if ($RuntimeIdentifier -like 'win-*') { $name = $name + '.exe' }
+    return [System.IO.Path]::Combine($ModuleBase, 'bin', $RuntimeIdentifier, $name)
+}
+
+function Get-PackagedRuntimeIdentifiers {
+    param([string]$ModuleBase = $PSScriptRoot)
+    $bin = [System.IO.Path]::Combine($ModuleBase, 'bin')
+    if (-not [System.IO.Directory]::Exists($bin)) { return @() }
+    return @([System.IO.Directory]::GetDirectories($bin) | ForEach-Object { [System.IO.Path]::GetFileName($_) } | Sort-Object)
+}
+
+function Get-ExecutableAdvice {
+    # What the user can do when the system refuses to run the executable; macOS needs the unsigned
+    # binary signed once (Apple Silicon) and a browser download's quarantine flag removed.
+    param([string]$RuntimeIdentifier, [string]$Path)
+    if ($RuntimeIdentifier -like 'darwin-*') {
+        return (" The macOS executables are not signed: run once in a terminal: codesign --sign - '{0}'; xattr -d com.apple.quarantine '{0}'" -f $Path)
+    }
+    return ''
+}
+
+function Resolve-Executable {
+    # The executable for this machine, or a terminating error that says which package to install.
+    param([System.Management.Automation.PSCmdlet]$Cmdlet)
+    $hostPlatform = Get-HostPlatform
+    $rid = Get-RuntimeIdentifier -Platform $hostPlatform.Platform -Architecture $hostPlatform.Architecture
+    if ($null -eq $rid) {
+        $Cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("Az.KeyVault.Backup has no executable for {0} on {1}; it ships for Windows (x64, and Arm64 through emulation), Linux (x64, arm64) and macOS (x64, arm64)." -f $hostPlatform.Platform, $hostPlatform.Architecture) -ErrorId 'PlatformNotSupported' -Category NotImplemented -TargetObject ('{0}/{1}' -f $hostPlatform.Platform, $hostPlatform.Architecture)))
+    }
+    $path = Get-ExecutablePath -RuntimeIdentifier $rid
+    if (-not [System.IO.File]::Exists($path)) {
+        $packaged = @(Get-PackagedRuntimeIdentifiers)
+        $has = 'no executables at all'
+        if ($packaged.Count -gt 0) { $has = 'the executables for ' + ($packaged -join ', ') + ' only' }
+        $message = "The az-keyvault-backup executable for this computer ({0}) was not found at '{1}': this copy of the module has {2}. Install the package Az.KeyVault.Backup-{3}-{0}.zip or the all-platform one (Az.KeyVault.Backup-{3}-all.zip)." -f $rid, $path, $has, (Get-ModuleVersionText)
+        $Cmdlet.ThrowTerminatingError((New-ErrorRecord -Message $message -ErrorId 'ExecutableNotFound' -Category ObjectNotFound -TargetObject $path))
+    }
+    return [pscustomobject]@{ RuntimeIdentifier = $rid; Path = $path }
 }
 
 function Get-ServeArgumentList {
@@ -304,11 +369,10 @@ function New-PipelineState {
 function Start-BackupChild {
     param([hashtable]$State)
     $cmdlet = $State.Cmdlet
-    $path = Get-ExecutablePath
+    $executable = Resolve-Executable -Cmdlet $cmdlet
+    $path = $executable.Path
     $State.ExecutablePath = $path
-    if (-not [System.IO.File]::Exists($path)) {
-        $cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("The az-keyvault-backup executable was not found at '{0}'. Reinstall the module for this platform." -f $path) -ErrorId 'ExecutableNotFound' -Category ObjectNotFound -TargetObject $path))
-    }
+    $State.RuntimeIdentifier = $executable.RuntimeIdentifier
 
     $psi = [System.Diagnostics.ProcessStartInfo]::new($path)
     $psi.UseShellExecute = $false
@@ -353,7 +417,7 @@ function Start-BackupChild {
         }
     }
     if ($null -eq $process) {
-        $cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("The az-keyvault-backup executable at '{0}' could not be started: {1}" -f $path, $startError.Message) -ErrorId 'ExecutableFailed' -Category ResourceUnavailable -TargetObject $path -InnerException $startError))
+        $cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("The az-keyvault-backup executable at '{0}' could not be started: {1}.{2}" -f $path, $startError.Message.TrimEnd('.'), (Get-ExecutableAdvice -RuntimeIdentifier $State.RuntimeIdentifier -Path $path)) -ErrorId 'ExecutableFailed' -Category ResourceUnavailable -TargetObject $path -InnerException $startError))
     }
 
     $State.Process = $process
@@ -700,7 +764,7 @@ function New-ChildDiedRecord {
     param([hashtable]$State, [System.Exception]$InnerException)
     $detail = Get-ChildFailureDetail -State $State
     if ($null -eq $State.Hello) {
-        return New-ErrorRecord -Message ("The az-keyvault-backup executable at '{0}' exited before the handshake ({1})." -f $State.ExecutablePath, $detail) -ErrorId 'ExecutableFailed' -Category ResourceUnavailable -TargetObject $State.ExecutablePath -InnerException $InnerException
+        return New-ErrorRecord -Message ("The az-keyvault-backup executable at '{0}' exited before the handshake ({1}).{2}" -f $State.ExecutablePath, $detail, (Get-ExecutableAdvice -RuntimeIdentifier $State.RuntimeIdentifier -Path $State.ExecutablePath)) -ErrorId 'ExecutableFailed' -Category ResourceUnavailable -TargetObject $State.ExecutablePath -InnerException $InnerException
     }
     return New-ErrorRecord -Message ("The az-keyvault-backup process ended unexpectedly ({0})." -f $detail) -ErrorId 'ExecutableExited' -Category InvalidResult -TargetObject $State.ExecutablePath -InnerException $InnerException
 }

@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { chmodSync, copyFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { sharedVault } from '../support/hooks.js';
+import { exePath, runtimeId } from '../support/paths.js';
+import { copyModule, psQuote, runPwsh, tempDir, type PwshRun } from './run-pwsh.js';
+import { assertBackupFile, seed, uniqueVaultName } from './vault-fixtures.js';
+
+// Every platform and architecture name the module can meet: RuntimeInformation's enum names on
+// PowerShell 7, PROCESSOR_ARCHITECTURE's values on Windows PowerShell 5.1, and a few spellings.
+const PAIRS: [platform: string, architecture: string, rid: string | null][] = [
+  ['Windows', 'X64', 'win-x64'],
+  ['Windows', 'AMD64', 'win-x64'],
+  ['Windows', 'Arm64', 'win-x64'], // Windows on Arm: the x64 build under emulation
+  ['Windows', 'ARM64', 'win-x64'],
+  ['Windows', 'X86', null],
+  ['Windows', 'Arm', null],
+  ['Linux', 'X64', 'linux-x64'],
+  ['Linux', 'Arm64', 'linux-arm64'],
+  ['Linux', 'Arm', null],
+  ['Linux', 'X86', null],
+  ['Linux', 'S390x', null],
+  ['Linux', 'LoongArch64', null],
+  ['Linux', 'RiscV64', null],
+  ['OSX', 'X64', 'darwin-x64'],
+  ['OSX', 'Arm64', 'darwin-arm64'],
+  ['FreeBSD', 'X64', null],
+  ['Unknown', 'X64', null],
+];
+
+const EXE = (rid: string): string => (rid.startsWith('win-') ? 'az-keyvault-backup.exe' : 'az-keyvault-backup');
+
+describe("PowerShell module: choosing this computer's executable", function () {
+  let run: PwshRun;
+
+  before(async function () {
+    const calls = PAIRS.map(([p, a]) => `[pscustomobject]@{ platform = '${p}'; architecture = '${a}'; rid = (Get-RuntimeIdentifier -Platform '${p}' -Architecture '${a}'); path = $null }`);
+    run = await runPwsh(`
+      & (Get-Module Az.KeyVault.Backup) {
+        ${calls.join('\n        ')}
+        foreach ($rid in 'win-x64', 'linux-x64', 'linux-arm64', 'darwin-x64', 'darwin-arm64') {
+          [pscustomobject]@{ platform = 'path'; architecture = $rid; rid = $rid; path = (Get-ExecutablePath -RuntimeIdentifier $rid -ModuleBase '/m') }
+        }
+        $h = Get-HostPlatform
+        [pscustomobject]@{ platform = 'host'; architecture = $h.Architecture; rid = (Get-RuntimeIdentifier -Platform $h.Platform -Architecture $h.Architecture); path = $h.Platform }
+      }
+    `);
+    assert.deepEqual(run.errors, []);
+  });
+
+  function row(platform: string, architecture: string): { rid: string | null; path: string | null } {
+    const found = (run.outputs as { platform: string; architecture: string; rid: string | null; path: string | null }[]).find(
+      (o) => o.platform === platform && o.architecture === architecture,
+    );
+    assert.ok(found, `${platform}/${architecture} was asked`);
+    return found;
+  }
+
+  it('maps every OS and architecture pair to its executable, or to none where nothing is shipped', function () {
+    const got = PAIRS.map(([p, a]) => [p, a, row(p, a).rid]);
+    assert.deepEqual(got, PAIRS);
+  });
+
+  it('looks in bin/<rid>/ under the module folder, with .exe on Windows only', function () {
+    for (const rid of ['win-x64', 'linux-x64', 'linux-arm64', 'darwin-x64', 'darwin-arm64']) {
+      assert.equal(row('path', rid).path, join('/m', 'bin', rid, EXE(rid)));
+    }
+  });
+
+  it('detects this machine as the runtime id the build produced for it', function () {
+    const host = (run.outputs as { platform: string; rid: string; path: string }[]).find((o) => o.platform === 'host');
+    assert.ok(host);
+    assert.equal(host.rid, runtimeId());
+    assert.equal(host.path, { linux: 'Linux', darwin: 'OSX', win32: 'Windows' }[process.platform as string]);
+  });
+
+  it("a package for another platform is one ExecutableNotFound naming this platform's package", async function () {
+    // The module as the linux-arm64 zip lays it out, on this (x64) machine.
+    const other = runtimeId() === 'linux-arm64' ? 'linux-x64' : 'linux-arm64';
+    const module = copyModule({ rid: other, name: EXE(other), content: '#!/bin/sh\nexit 3\n', mode: 0o755 });
+    try {
+      const r = await runPwsh(
+        `try { Backup-AzKeyVaultSecret -VaultName nowhere -Name a -OutputFile ([System.IO.Path]::GetTempPath()); 'not reached' }
+         catch { [pscustomobject]@{ id = $_.FullyQualifiedErrorId; category = $_.CategoryInfo.Category.ToString(); target = [string]$_.TargetObject; message = $_.Exception.Message } }`,
+        { module: module.manifest },
+      );
+      assert.deepEqual(r.errors, []);
+      const caught = r.outputs[0] as { id: string; category: string; target: string; message: string };
+      assert.equal(caught.id, 'ExecutableNotFound,Backup-AzKeyVaultSecret');
+      assert.equal(caught.category, 'ObjectNotFound');
+      assert.equal(caught.target, join(module.dir, 'bin', runtimeId(), EXE(runtimeId())));
+      assert.ok(caught.message.includes(`the executables for ${other} only`), caught.message);
+      assert.ok(caught.message.includes(`-${runtimeId()}.zip`), caught.message);
+    } finally {
+      rmSync(module.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a platform nothing is shipped for is one PlatformNotSupported, before any executable is looked for', async function () {
+    const r = await runPwsh(`
+      & (Get-Module Az.KeyVault.Backup) { function script:Get-HostPlatform { [pscustomobject]@{ Platform = 'FreeBSD'; Architecture = 'X64' } } }
+      try { 'a', 'b' | ForEach-Object { [pscustomobject]@{ VaultName = 'nowhere'; Name = $_ } } | Backup-AzKeyVaultSecret -OutputFile ([System.IO.Path]::GetTempPath()); 'not reached' }
+      catch { [pscustomobject]@{ id = $_.FullyQualifiedErrorId; category = $_.CategoryInfo.Category.ToString(); target = [string]$_.TargetObject } }
+    `);
+    assert.deepEqual(r.errors, []);
+    assert.deepEqual(r.outputs, [{ id: 'PlatformNotSupported,Backup-AzKeyVaultSecret', category: 'NotImplemented', target: 'FreeBSD/X64' }]);
+  });
+
+  it('an executable that lost its execute bit (as a Gallery install leaves it) gets it back and runs', async function () {
+    if (process.platform === 'win32') this.skip();
+    const vault = sharedVault();
+    const v = uniqueVaultName('xb');
+    seed(vault, v, ['plain']);
+    const rid = runtimeId();
+    const module = copyModule();
+    const out = tempDir('azkvb-xbit-');
+    try {
+      const target = join(module.dir, 'bin', rid, EXE(rid));
+      mkdirSync(join(module.dir, 'bin', rid), { recursive: true });
+      copyFileSync(exePath(), target);
+      chmodSync(target, 0o644);
+      const r = await runPwsh(`Backup-AzKeyVaultSecret -VaultName '${v}' -Name plain -OutputFile ${psQuote(join(out, 'plain.blob'))}`, {
+        module: module.manifest,
+        env: vault.env(),
+      });
+      assert.deepEqual(r.errors, []);
+      assert.deepEqual(r.outputs, [join(out, 'plain.blob')]);
+      assertBackupFile(vault, v, 'plain', join(out, 'plain.blob'));
+      assert.equal(statSync(target).mode & 0o777, 0o755, 'execute bits restored where read bits were');
+    } finally {
+      rmSync(module.dir, { recursive: true, force: true });
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
