@@ -1191,6 +1191,15 @@ function Backup-AzKeyVaultSecret {
       instead of one error per secret.
     - -ThrottleLimit is added. Piping $null or an empty string fails in parameter binding as it does in Az.
     - Files are written atomically; a stopped pipeline leaves no partial file behind.
+
+    .LINK
+    about_Az.KeyVault.Backup
+
+    .LINK
+    Restore-AzKeyVaultSecret
+
+    .LINK
+    Get-AzKeyVaultSecret
     #>
     [CmdletBinding(DefaultParameterSetName = 'BySecretName', SupportsShouldProcess)]
     [OutputType([string])]
