@@ -1,6 +1,8 @@
-// The two runtimes the tests need besides the Node that runs npm: Node 22 (the Azure SDK needs it)
-// and PowerShell 7. Both are obtained without leaving the npm registry and NuGet, so a fresh CI
-// machine with only Node, npm and dotnet can run the whole suite.
+// What the tests need besides the Node that runs npm: Node 22 (the Azure SDK needs it) and
+// PowerShell 7, both obtained without leaving the npm registry and NuGet; and a few Debian packages
+// (openssl for the local vault's CA, osslsigncode for the Windows build, Wine and qemu-user to run
+// the Windows and arm64 builds), installed with apt-get when this user can, so a fresh CI machine
+// with only Node, npm and dotnet can run the whole suite.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
@@ -69,7 +71,47 @@ export function ensurePwsh() {
   return localTool;
 }
 
-export function ensureTools() {
+// Each need is a file that proves it is met, and the Debian package that provides it.
+const DEBIAN_NEEDS = [
+  { package: 'openssl', found: () => findOnPath('openssl') },
+  { package: 'ca-certificates', found: () => existsSync('/etc/ssl/certs/ca-certificates.crt') },
+  { package: 'tar', found: () => findOnPath('tar') },
+  { package: 'gzip', found: () => findOnPath('gzip') },
+  { package: 'osslsigncode', use: 'release', found: () => findOnPath('osslsigncode') },
+  { package: 'wine64', use: 'emulate', found: () => ['/usr/lib/wine/wine64', '/usr/lib/wine/wine'].some((p) => existsSync(p)) || findOnPath('wine64') },
+  { package: 'qemu-user-static', use: 'emulate', found: () => findOnPath('qemu-aarch64-static') },
+  { package: 'libc6-arm64-cross', use: 'emulate', found: () => existsSync('/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1') },
+  { package: 'libstdc++6-arm64-cross', use: 'emulate', found: () => existsSync('/usr/aarch64-linux-gnu/lib/libstdc++.so.6') },
+];
+
+// Needs without `use` are everyone's; 'release' builds the Windows executable, 'emulate' runs the
+// Windows and arm64 ones (the tests). The demo needs neither.
+export function ensureDebianPackages(uses = ['release', 'emulate']) {
+  if (process.platform !== 'linux') return [];
+  const needs = DEBIAN_NEEDS.filter((need) => !need.use || uses.includes(need.use));
+  const missing = needs.filter((need) => !need.found()).map((need) => need.package);
+  if (!missing.length) return [];
+  const command = `apt-get install -y --no-install-recommends ${missing.join(' ')}`;
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const sudo = asRoot ? [] : spawnSync('sudo', ['-n', 'true']).status === 0 ? ['sudo', '-n'] : undefined;
+  if (!findOnPath('apt-get') || !sudo) {
+    throw new Error(`missing Debian packages: ${missing.join(', ')}. Install them with: sudo ${command}`);
+  }
+  log(`installing Debian packages: ${missing.join(' ')} ...`);
+  const apt = (args) => {
+    const [cmd, ...rest] = [...sudo, 'env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', ...args];
+    const result = spawnSync(cmd, rest, { stdio: ['ignore', 'ignore', 'inherit'] });
+    if (result.error || result.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (${result.error?.message ?? `exit ${result.status}`}); run: sudo ${command}`);
+  };
+  apt(['update', '-qq']);
+  apt(['install', '-y', '-qq', '--no-install-recommends', ...missing]);
+  const still = needs.filter((need) => !need.found()).map((need) => need.package);
+  if (still.length) throw new Error(`still missing after apt-get: ${still.join(', ')}`);
+  return missing;
+}
+
+export function ensureTools({ uses = ['release', 'emulate'] } = {}) {
+  ensureDebianPackages(uses);
   const node22 = ensureNode();
   const pwsh = ensurePwsh();
   return { node22, pwsh };

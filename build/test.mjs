@@ -6,7 +6,8 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { build, exePath } from './build.mjs';
 import { ensureTools } from './ensure-tools.mjs';
-import { hostRid, repoRoot } from './node-runtime.mjs';
+import { ALL_RIDS, hostRid, repoRoot } from './node-runtime.mjs';
+import { release } from './release.mjs';
 
 const mochaArgs = process.argv.slice(2).filter((arg, i) => !(i === 0 && arg === '--'));
 const results = [];
@@ -56,7 +57,7 @@ function testFiles(dir) {
 let tools;
 let exe;
 
-await phase('tools (node 22, pwsh)', () => {
+await phase('tools (node 22, pwsh, Debian packages)', () => {
   tools = ensureTools();
   log(`node22 ${tools.node22}`);
   log(`pwsh   ${tools.pwsh}`);
@@ -87,8 +88,15 @@ await phase('unit tests', () => {
   run(tools.node22, [mocha, ...files, ...mochaArgs], env);
 }, { fatal: false });
 
-await phase('integration + pwsh tests', () => {
-  const files = [...testFiles('out/test/integration'), ...testFiles('out/test/reliability'), ...testFiles('out/test/pwsh')];
+// The other four executables and the packages, for the release tests below: Wine and qemu-user
+// runs, binary formats, installing a zip as users do. Not fatal, so the other suites still run.
+await phase('release packages (5 platforms)', async () => {
+  await build(ALL_RIDS.filter((rid) => rid !== hostRid()).flatMap((rid) => ['--rid', rid]));
+  await release(['--skip-build']);
+}, { fatal: false });
+
+await phase('integration + pwsh + release tests', () => {
+  const files = [...testFiles('out/test/integration'), ...testFiles('out/test/reliability'), ...testFiles('out/test/pwsh'), ...testFiles('out/test/release')];
   if (!files.length) {
     log('no out/test/integration or out/test/pwsh tests yet');
     return 'skipped';
