@@ -106,6 +106,30 @@ describe("PowerShell module: choosing this computer's executable", function () {
     assert.deepEqual(r.outputs, [{ id: 'PlatformNotSupported,Backup-AzKeyVaultSecret', category: 'NotImplemented', target: 'FreeBSD/X64' }]);
   });
 
+  it('on macOS, an executable killed at start (as an unsigned one is on Apple Silicon) is ExecutableFailed saying how to sign it', async function () {
+    if (process.platform === 'win32') this.skip();
+    // The darwin-arm64 package, on a host that says it is macOS on arm64; its "executable" is
+    // killed with SIGKILL before the handshake, which is what macOS does to an unsigned binary.
+    const module = copyModule({ rid: 'darwin-arm64', name: EXE('darwin-arm64'), content: '#!/bin/sh\nkill -9 $$\n', mode: 0o755 });
+    try {
+      const r = await runPwsh(
+        `& (Get-Module Az.KeyVault.Backup) { function script:Get-HostPlatform { [pscustomobject]@{ Platform = 'OSX'; Architecture = 'Arm64' } } }
+         try { Backup-AzKeyVaultSecret -VaultName nowhere -Name a -OutputFile ([System.IO.Path]::GetTempPath()); 'not reached' }
+         catch { [pscustomobject]@{ id = $_.FullyQualifiedErrorId; category = $_.CategoryInfo.Category.ToString(); message = $_.Exception.Message } }`,
+        { module: module.manifest },
+      );
+      assert.deepEqual(r.errors, []);
+      const caught = r.outputs[0] as { id: string; category: string; message: string };
+      assert.equal(caught.id, 'ExecutableFailed,Backup-AzKeyVaultSecret');
+      assert.equal(caught.category, 'ResourceUnavailable');
+      const exe = join(module.dir, 'bin', 'darwin-arm64', EXE('darwin-arm64'));
+      assert.ok(caught.message.includes(`codesign --sign - '${exe}'`), caught.message);
+      assert.ok(caught.message.includes('com.apple.quarantine'), caught.message);
+    } finally {
+      rmSync(module.dir, { recursive: true, force: true });
+    }
+  });
+
   it('an executable that lost its execute bit (as a Gallery install leaves it) gets it back and runs', async function () {
     if (process.platform === 'win32') this.skip();
     const vault = sharedVault();
