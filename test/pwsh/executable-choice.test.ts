@@ -96,6 +96,30 @@ describe("PowerShell module: choosing this computer's executable", function () {
     }
   });
 
+  it('quotes arguments for Windows PowerShell 5.1 so a Windows-rule parser gives back each one exactly', async function () {
+    if (process.platform === 'win32') this.skip();
+    // ProcessStartInfo.Arguments is split by .NET with the Microsoft C runtime's rules on every OS,
+    // so starting sh with the quoted string and echoing argv checks the quoting without Windows.
+    const values = ['plain', 'two words', '', 'say "hi"', 'C:\\dir\\', 'C:\\dir with space\\', 'a\\\\"b', '\\\\server\\share', 'tab\there', '"', '\\'];
+    const r = await runPwsh(`
+      $values = ConvertFrom-Json ${psQuote(JSON.stringify(values))}
+      & (Get-Module Az.KeyVault.Backup) {
+        param($values)
+        $argv = @('-c', 'for a; do printf "[%s]" "$a"; done', 'sh') + $values
+        $psi = [System.Diagnostics.ProcessStartInfo]::new('/bin/sh')
+        $psi.Arguments = (@($argv | ForEach-Object { ConvertTo-WindowsArgument -Value $_ }) -join ' ')
+        $psi.RedirectStandardOutput = $true
+        $psi.UseShellExecute = $false
+        $p = [System.Diagnostics.Process]::Start($psi)
+        $out = $p.StandardOutput.ReadToEnd()
+        $p.WaitForExit()
+        $out
+      } $values
+    `);
+    assert.deepEqual(r.errors, []);
+    assert.equal(r.outputs[0], values.map((v) => `[${v}]`).join(''));
+  });
+
   it('a platform nothing is shipped for is one PlatformNotSupported, before any executable is looked for', async function () {
     const r = await runPwsh(`
       & (Get-Module Az.KeyVault.Backup) { function script:Get-HostPlatform { [pscustomobject]@{ Platform = 'FreeBSD'; Architecture = 'X64' } } }
