@@ -91,7 +91,7 @@ export function ensureDebianPackages(uses = ['release', 'emulate']) {
   const needs = DEBIAN_NEEDS.filter((need) => !need.use || uses.includes(need.use));
   const missing = needs.filter((need) => !need.found()).map((need) => need.package);
   if (!missing.length) return [];
-  const command = `apt-get install -y --no-install-recommends ${missing.join(' ')}`;
+  const command = `apt-get install -y ${missing.join(' ')}`;
   const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const sudo = asRoot ? [] : spawnSync('sudo', ['-n', 'true']).status === 0 ? ['sudo', '-n'] : undefined;
   if (!findOnPath('apt-get') || !sudo) {
@@ -104,7 +104,7 @@ export function ensureDebianPackages(uses = ['release', 'emulate']) {
     if (result.error || result.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (${result.error?.message ?? `exit ${result.status}`}); run: sudo ${command}`);
   };
   apt(['update', '-qq']);
-  apt(['install', '-y', '-qq', '--no-install-recommends', ...missing]);
+  apt(['install', '-y', '-qq', ...missing]);
   const still = needs.filter((need) => !need.found()).map((need) => need.package);
   if (still.length) throw new Error(`still missing after apt-get: ${still.join(', ')}`);
   return missing;
