@@ -63,6 +63,20 @@ export function withDirectories(entries) {
   return all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+// The local header and the central directory record share this run of fields, from "version
+// needed to extract" to "file name length" (APPNOTE 4.3.7 and 4.3.12), at different offsets.
+function writeSharedFields(buffer, at, e, name, time, date) {
+  buffer.writeUInt16LE(VERSION_NEEDED, at);
+  buffer.writeUInt16LE(FLAG_UTF8, at + 2);
+  buffer.writeUInt16LE(e.method, at + 4);
+  buffer.writeUInt16LE(time, at + 6);
+  buffer.writeUInt16LE(date, at + 8);
+  buffer.writeUInt32LE(e.crc >>> 0, at + 10);
+  buffer.writeUInt32LE(e.payload.length, at + 14);
+  buffer.writeUInt32LE(e.size, at + 18);
+  buffer.writeUInt16LE(name.length, at + 22);
+}
+
 /**
  * Writes the archive to a temp file beside `outPath` and renames it over, so a failed or
  * interrupted release never leaves a truncated zip with the final name.
@@ -83,15 +97,7 @@ export function writeZip(outPath, entries, { mtime = new Date(Date.UTC(2026, 0, 
       if (offset > MAX_32 || e.payload.length > MAX_32 || e.size > MAX_32) throw new Error(`${outPath}: over 4 GiB needs ZIP64, which this writer does not do`);
       const local = Buffer.alloc(30);
       local.writeUInt32LE(LOCAL_HEADER, 0);
-      local.writeUInt16LE(VERSION_NEEDED, 4);
-      local.writeUInt16LE(FLAG_UTF8, 6);
-      local.writeUInt16LE(e.method, 8);
-      local.writeUInt16LE(time, 10);
-      local.writeUInt16LE(date, 12);
-      local.writeUInt32LE(e.crc >>> 0, 14);
-      local.writeUInt32LE(e.payload.length, 18);
-      local.writeUInt32LE(e.size, 22);
-      local.writeUInt16LE(name.length, 26);
+      writeSharedFields(local, 4, e, name, time, date);
       local.writeUInt16LE(0, 28);
       const headerOffset = offset;
       write(local);
@@ -101,15 +107,7 @@ export function writeZip(outPath, entries, { mtime = new Date(Date.UTC(2026, 0, 
       const c = Buffer.alloc(46);
       c.writeUInt32LE(CENTRAL_HEADER, 0);
       c.writeUInt16LE(VERSION_MADE_BY, 4);
-      c.writeUInt16LE(VERSION_NEEDED, 6);
-      c.writeUInt16LE(FLAG_UTF8, 8);
-      c.writeUInt16LE(e.method, 10);
-      c.writeUInt16LE(time, 12);
-      c.writeUInt16LE(date, 14);
-      c.writeUInt32LE(e.crc >>> 0, 16);
-      c.writeUInt32LE(e.payload.length, 20);
-      c.writeUInt32LE(e.size, 24);
-      c.writeUInt16LE(name.length, 28);
+      writeSharedFields(c, 6, e, name, time, date);
       // 30 extra length, 32 comment length, 34 disk number, 36 internal attributes: all 0
       const dosAttributes = e.name.endsWith('/') ? 0x10 : 0;
       c.writeUInt32LE(((e.mode << 16) | dosAttributes) >>> 0, 38);
