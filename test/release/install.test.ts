@@ -21,6 +21,7 @@ interface Session {
   listed: string[];
   moduleBase: string;
   version: string;
+  exeModeBefore: string;
   exeMode: string;
   about: string;
   nodeOnPath: number;
@@ -44,6 +45,7 @@ describe('release: installing a package as users do', function () {
     // One secret per session: each backup of a secret is new bytes, so each file is checked against its own.
     vault.setSecret(vaultName, 'from-linux-x64', 'from the linux-x64 package');
     vault.setSecret(vaultName, 'from-all', 'from the all-platform package');
+    vault.setSecret(vaultName, 'from-gallery', 'from the package installed as from the Gallery');
     work = mkdtempSync(join(tmpdir(), 'azkvb-install-'));
     const bareBin = join(work, 'bin');
     const home = join(work, 'home');
@@ -67,9 +69,21 @@ describe('release: installing a package as users do', function () {
           try { $info = Test-ModuleManifest -Path $manifest -ErrorAction Stop } catch { $err = $_.Exception.Message }
           [pscustomobject]@{ flavour = $p.flavour; manifestOk = ($null -ne $info); manifestVersion = [string]$info.Version; manifestError = $err }
       }
-      foreach ($flavour in 'linux-x64', 'all') {
+      # The Gallery's path: the all-platform folder published to a local PSResourceGet repository
+      # as a nupkg, then saved from there into a module folder. NuGet packages carry no Unix modes.
+      $repo = Join-Path $work 'gallery-repo'
+      [void](New-Item -ItemType Directory $repo)
+      Register-PSResourceRepository -Name AzKvbLocalGallery -Uri $repo -Trusted
+      Publish-PSResource -Path (Join-Path $work 'all/Modules/Az.KeyVault.Backup') -Repository AzKvbLocalGallery
+      $galleryModules = Join-Path $work 'gallery/Modules'
+      [void](New-Item -ItemType Directory $galleryModules)
+      Save-PSResource -Name Az.KeyVault.Backup -Repository AzKvbLocalGallery -Path $galleryModules -TrustRepository
+      Unregister-PSResourceRepository -Name AzKvbLocalGallery
+
+      foreach ($flavour in 'linux-x64', 'all', 'gallery') {
           $modules = Join-Path $work (Join-Path $flavour 'Modules')
           $env:PSModulePath = $modules + [System.IO.Path]::PathSeparator + $system
+          $exeModeBefore = @(Get-ChildItem -LiteralPath $modules -Recurse -File -Filter 'az-keyvault-backup' | Where-Object { $_.Directory.Name -eq 'linux-x64' })[0].UnixMode
           # By name, before any import: discovery through the manifest's explicit export list.
           $cmd = Get-Command Backup-AzKeyVaultSecret
           $listed = @(Get-Module -ListAvailable Az.KeyVault.Backup | ForEach-Object { $_.ModuleBase })
@@ -84,6 +98,7 @@ describe('release: installing a package as users do', function () {
               listed = $listed
               moduleBase = $m.ModuleBase
               version = $m.Version.ToString()
+              exeModeBefore = $exeModeBefore
               exeMode = (Get-Item $exe).UnixMode
               about = (Get-Help about_Az.KeyVault.Backup | Out-String -Width 120)
               nodeOnPath = @(Get-Command node, npm, npx -CommandType Application -ErrorAction SilentlyContinue).Count
@@ -119,13 +134,28 @@ describe('release: installing a package as users do', function () {
       assert.deepEqual(s.listed, [base], 'only the extracted package is on the module path');
       assert.equal(s.moduleBase, base);
       assert.equal(s.version, packageVersion());
-      assert.equal(s.exeMode, '-rwxr-xr-x', 'Expand-Archive kept the execute bit the zip records');
+      assert.equal(s.exeModeBefore, '-rwxr-xr-x', 'Expand-Archive kept the execute bit the zip records');
+      assert.equal(s.exeMode, '-rwxr-xr-x');
       assert.equal(s.nodeOnPath, 0);
       assert.equal(s.written, join(work, `${flavour}.blob`));
       const expected = vault.lastBackupBlob(vaultName, `from-${flavour}`);
       assert.ok(expected && readFileSync(s.written).equals(expected), 'the bytes the vault handed out');
     });
   }
+
+  it('all-platform folder published as a nupkg and saved from a PSResourceGet repository (the Gallery path): imports by name and runs, the lost execute bit restored', function () {
+    assert.deepEqual(run.errors, []);
+    const s = sessions().find((x) => x.package === 'gallery');
+    assert.ok(s, 'the gallery session ran');
+    const base = join(work, 'gallery', 'Modules', MODULE_NAME, packageVersion());
+    assert.equal(s.autoloadSource, MODULE_NAME);
+    assert.deepEqual(s.listed, [base]);
+    assert.equal(s.moduleBase, base);
+    assert.equal(s.exeModeBefore, '-rw-r--r--', 'a nupkg install leaves the executable without its x bit');
+    assert.equal(s.exeMode, '-rwxr-xr-x', 'the module gave it back on first use');
+    const expected = vault.lastBackupBlob(vaultName, 'from-gallery');
+    assert.ok(expected && readFileSync(s.written).equals(expected), 'the bytes the vault handed out');
+  });
 
   it('Get-Help about_Az.KeyVault.Backup shows the packaged about topic', function () {
     const s = sessions().find((x) => x.package === 'linux-x64');
