@@ -42,7 +42,8 @@ function Get-ModuleVersionText {
 }
 
 # The executables shipped, by platform and OS architecture (the names of .NET's OSPlatform and
-# Architecture). Windows on Arm runs the x64 build under emulation; no win-arm64 build is shipped.
+# Architecture). Windows 11 on Arm runs the x64 build under emulation (Windows 10 on Arm emulates
+# x86 only, and gets the error that says so); no win-arm64 build is shipped.
 $script:RuntimeIdentifiers = @{
     'Windows/X64' = 'win-x64'
     'Windows/Arm64' = 'win-x64'
@@ -53,47 +54,46 @@ $script:RuntimeIdentifiers = @{
 }
 
 function Get-HostPlatform {
-    # Windows PowerShell 5.1 only runs on Windows; only Core can be elsewhere, and Core always has
-    # RuntimeInformation. 5.1 on .NET Framework before 4.7.1 lacks it, hence the environment fallback.
-    $platform = 'Windows'
-    if ($PSVersionTable.PSEdition -eq 'Core') {
-        $info = [System.Runtime.InteropServices.RuntimeInformation]
-        $platform = 'Unknown'
-        foreach ($name in 'Windows', 'Linux', 'OSX', 'FreeBSD') {
-            $os = [System.Runtime.InteropServices.OSPlatform]::Create($name.ToUpperInvariant())
-            if ($info::IsOSPlatform($os)) { $platform = $name; break }
-        }
-    }
-    # The OS's architecture, not the process's: 32-bit PowerShell on 64-bit Windows starts the x64
-    # executable fine.
-    $arch = $null
+    # RuntimeInformation.OSArchitecture is missing on .NET Framework before 4.7.1, which Windows
+    # PowerShell 5.1 may run on; hence the environment's answer as a fallback.
+    $osArchitecture = $null
     $infoType = 'System.Runtime.InteropServices.RuntimeInformation' -as [type]
     if ($null -ne $infoType -and $null -ne $infoType.GetProperty('OSArchitecture')) {
-        $arch = [string]$infoType::OSArchitecture
+        $osArchitecture = [string]$infoType::OSArchitecture
     }
-    if (-not $arch) {
-        $arch = $env:PROCESSOR_ARCHITEW6432
-        if (-not $arch) { $arch = $env:PROCESSOR_ARCHITECTURE }
+    $corePlatform = $null
+    if ($PSVersionTable.PSEdition -eq 'Core') {
+        foreach ($name in 'Windows', 'Linux', 'OSX', 'FreeBSD') {
+            if ($infoType::IsOSPlatform([System.Runtime.InteropServices.OSPlatform]::Create($name.ToUpperInvariant()))) { $corePlatform = $name; break }
+        }
     }
+    return ConvertTo-HostPlatform -Edition $PSVersionTable.PSEdition -CorePlatform $corePlatform -OSArchitecture $osArchitecture -ProcessorArchitecture $env:PROCESSOR_ARCHITECTURE -ProcessorArchiteW6432 $env:PROCESSOR_ARCHITEW6432
+}
+
+function ConvertTo-HostPlatform {
+    # Pure, so Windows PowerShell 5.1's answers can be tested where it cannot run.
+    param([string]$Edition, [string]$CorePlatform, [string]$OSArchitecture, [string]$ProcessorArchitecture, [string]$ProcessorArchiteW6432)
+    # Desktop (5.1) only runs on Windows; only Core can be elsewhere.
+    $platform = 'Windows'
+    if ($Edition -eq 'Core') {
+        $platform = $CorePlatform
+        if (-not $platform) { $platform = 'Unknown' }
+    }
+    # The OS's architecture, not the process's: 32-bit PowerShell on 64-bit Windows (whose own
+    # PROCESSOR_ARCHITECTURE says x86, PROCESSOR_ARCHITEW6432 the truth) starts the x64 executable fine.
+    $arch = $OSArchitecture
+    if (-not $arch) { $arch = $ProcessorArchiteW6432 }
+    if (-not $arch) { $arch = $ProcessorArchitecture }
     return [pscustomobject]@{ Platform = $platform; Architecture = [string]$arch }
 }
 
 function Get-RuntimeIdentifier {
     # Pure, so every platform and architecture pair can be tested on any one machine. $null means
-    # no executable is shipped for that pair.
+    # no executable is shipped for that pair. PROCESSOR_ARCHITECTURE says AMD64 where .NET says X64.
     param([string]$Platform, [string]$Architecture)
     $arch = [string]$Architecture
-    switch -Regex ($arch) {
-        '^(x64|amd64|x86_64)$' { $arch = 'X64'; break }
-        '^(arm64|aarch64)$' { $arch = 'Arm64'; break }
-    }
-    $os = [string]$Platform
-    switch -Regex ($os) {
-        '^(windows|win32nt|win)$' { $os = 'Windows'; break }
-        '^linux$' { $os = 'Linux'; break }
-        '^(osx|macos|darwin)$' { $os = 'OSX'; break }
-    }
-    $key = '{0}/{1}' -f $os, $arch
+    if ($arch -eq 'AMD64') { $arch = 'X64' }
+    $key = '{0}/{1}' -f $Platform, $arch
     if ($script:RuntimeIdentifiers.ContainsKey($key)) { return $script:RuntimeIdentifiers[$key] }
     return $null
 }
@@ -119,6 +119,12 @@ function Get-ExecutableAdvice {
     if ($RuntimeIdentifier -like 'darwin-*') {
         return (" The macOS executables are not signed: run once in a terminal: codesign --sign - '{0}'; xattr -d com.apple.quarantine '{0}'" -f $Path)
     }
+    if ($RuntimeIdentifier -like 'linux-*') {
+        return (" If it is not executable, run as the owner of the module's folder: chmod +x '{0}'. The Linux executables need glibc 2.28 or later (not Alpine/musl)." -f $Path)
+    }
+    if ($RuntimeIdentifier -eq 'win-x64' -and (Get-HostPlatform).Architecture -match '^arm64$') {
+        return ' On Windows on Arm the x64 executable runs through emulation, which needs Windows 11.'
+    }
     return ''
 }
 
@@ -128,7 +134,7 @@ function Resolve-Executable {
     $hostPlatform = Get-HostPlatform
     $rid = Get-RuntimeIdentifier -Platform $hostPlatform.Platform -Architecture $hostPlatform.Architecture
     if ($null -eq $rid) {
-        $Cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("Az.KeyVault.Backup has no executable for {0} on {1}; it ships for Windows (x64, and Arm64 through emulation), Linux (x64, arm64) and macOS (x64, arm64)." -f $hostPlatform.Platform, $hostPlatform.Architecture) -ErrorId 'PlatformNotSupported' -Category NotImplemented -TargetObject ('{0}/{1}' -f $hostPlatform.Platform, $hostPlatform.Architecture)))
+        $Cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("Az.KeyVault.Backup has no executable for {0} on {1}; it ships for Windows (x64, and Arm64 on Windows 11 through emulation), Linux (x64, arm64) and macOS (x64, arm64)." -f $hostPlatform.Platform, $hostPlatform.Architecture) -ErrorId 'PlatformNotSupported' -Category NotImplemented -TargetObject ('{0}/{1}' -f $hostPlatform.Platform, $hostPlatform.Architecture)))
     }
     $path = Get-ExecutablePath -RuntimeIdentifier $rid
     if (-not [System.IO.File]::Exists($path)) {
@@ -410,8 +416,10 @@ function Start-BackupChild {
             $modeType = 'System.IO.UnixFileMode' -as [type]
             if ($attempt -ne 0 -or $null -eq $modeType -or $path.EndsWith('.exe')) { break }
             try {
-                $mode = [System.IO.File]::GetUnixFileMode($path)
-                [System.IO.File]::SetUnixFileMode($path, ($mode -bor ($modeType::UserExecute) -bor ($modeType::GroupExecute) -bor ($modeType::OtherExecute)))
+                # An x bit wherever there is an r bit (0644 -> 0755, 0640 -> 0750): no wider than readable.
+                $mode = [int][System.IO.File]::GetUnixFileMode($path)
+                $readBits = [int]($modeType::UserRead) -bor [int]($modeType::GroupRead) -bor [int]($modeType::OtherRead)
+                [System.IO.File]::SetUnixFileMode($path, ($mode -bor (($mode -band $readBits) -shr 2)))
             }
             catch { break }
         }

@@ -100,7 +100,8 @@ export function ensureDebianPackages(uses = ['release', 'emulate']) {
   log(`installing Debian packages: ${missing.join(' ')} ...`);
   const apt = (args) => {
     const [cmd, ...rest] = [...sudo, 'env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', ...args];
-    const result = spawnSync(cmd, rest, { stdio: ['ignore', 'ignore', 'inherit'] });
+    // apt's progress goes to stderr: installing Wine takes a while and should be seen to.
+    const result = spawnSync(cmd, rest, { stdio: ['ignore', process.stderr.fd, 'inherit'] });
     if (result.error || result.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (${result.error?.message ?? `exit ${result.status}`}); run: sudo ${command}`);
   };
   apt(['update', '-qq']);

@@ -30,7 +30,7 @@ const MODULE_FILES = [
 ];
 
 const PLATFORM_NOTES = {
-  'win-x64': 'Windows 10+ / Server 2016+ on x64, and Windows on Arm through x64 emulation. Unsigned (the Node binary\'s own signature is removed, since injecting the program invalidates it).',
+  'win-x64': 'Windows 10+ / Server 2016+ on x64, and Windows 11 on Arm through x64 emulation. Unsigned (the Node binary\'s own signature is removed, since injecting the program invalidates it).',
   'linux-x64': 'glibc 2.28+ (Debian 10+, Ubuntu 20.04+, RHEL 8+), x64.',
   'linux-arm64': 'glibc 2.28+, arm64.',
   'darwin-x64': 'macOS 11+ on Intel. Unsigned: remove the quarantine flag if the zip was downloaded with a browser.',
@@ -83,6 +83,19 @@ function stageModule(folder, rids) {
   return files;
 }
 
+// A release killed midway leaves its staging or set-aside folder (a gigabyte each) under another pid.
+function removeLeftovers(out) {
+  const parent = path.dirname(out);
+  if (!existsSync(parent)) return;
+  const base = path.basename(out);
+  for (const name of readdirSync(parent)) {
+    if (/^\.(partial|old)-\d+$/.test(name.slice(base.length)) && name.startsWith(base)) {
+      log(`removing ${name}, left by an interrupted release`);
+      rmSync(path.join(parent, name), { recursive: true, force: true });
+    }
+  }
+}
+
 function changelogSection(version) {
   const text = readFileSync(path.join(repoRoot, 'CHANGELOG.md'), 'utf8');
   const start = text.search(new RegExp(`^## \\[${version.replace(/\./g, '\\.')}\\]`, 'm'));
@@ -119,8 +132,8 @@ Check the download first: \`sha256sum -c SHA256SUMS --ignore-missing\` (or
 
 ## macOS: the executables are not signed
 
-Injecting the program into the Node binary removes Apple's signature, and nothing on the Linux
-build machine can sign a Mach-O file. **Apple Silicon (darwin-arm64) refuses to start an unsigned
+Injecting the program into the Node binary removes Apple's signature, and no tool available to
+the Linux build can sign a Mach-O file. **Apple Silicon (darwin-arm64) refuses to start an unsigned
 binary**, so sign it once, ad hoc, on the Mac after extracting:
 
 \`\`\`sh
@@ -134,8 +147,12 @@ On Intel Macs (darwin-x64) only the quarantine flag of a browser download needs 
 ## Windows: the executable is not signed
 
 The official Node binary's Authenticode signature would be invalid after injection, so it is
-removed cleanly; the exe is unsigned. SmartScreen may ask once for a file downloaded with a browser;
-\`Unblock-File\` on the extracted folder avoids that.
+removed cleanly; the exe is unsigned, and so are the psm1 and psd1. A zip downloaded with a browser
+is marked as from the internet, and under the \`RemoteSigned\` execution policy PowerShell then
+refuses to load the module; unblock the zip before extracting it (\`Unblock-File ./<zip>\`), or
+the extracted files (\`Get-ChildItem -Recurse <module folder> | Unblock-File\`). Windows
+PowerShell 5.1's default policy on client Windows, \`Restricted\`, runs no module at all:
+\`Set-ExecutionPolicy -Scope CurrentUser RemoteSigned\`.
 
 ${changelogSection(version).replace(/^## /, '## Changes in ')}
 `;
@@ -164,8 +181,9 @@ export async function release(argv = []) {
   // Staged in a sibling folder and swapped in at the end: a failed release leaves the previous
   // one whole rather than half-replaced.
   const out = options.out;
+  removeLeftovers(out);
   const staging = `${out}.partial-${process.pid}`;
-  rmSync(staging, { recursive: true, force: true });
+  const previous = `${out}.old-${process.pid}`;
   mkdirSync(staging, { recursive: true });
   try {
     const mtime = sourceDate();
@@ -194,12 +212,12 @@ export async function release(argv = []) {
     const listed = [...packages.map((p) => p.zip), 'RELEASE-NOTES.md'];
     writeFileSync(path.join(staging, 'SHA256SUMS'), listed.map((name) => `${sha256(path.join(staging, name))}  ${name}\n`).join(''));
 
-    const previous = `${out}.old-${process.pid}`;
     if (existsSync(out)) renameSync(out, previous);
     renameSync(staging, out);
     rmSync(previous, { recursive: true, force: true });
   } catch (error) {
     rmSync(staging, { recursive: true, force: true });
+    if (!existsSync(out) && existsSync(previous)) renameSync(previous, out);
     throw error;
   }
   const listing = readdirSync(out).filter((n) => statSync(path.join(out, n)).isFile());

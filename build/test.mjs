@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { build, exePath } from './build.mjs';
-import { ensureTools } from './ensure-tools.mjs';
+import { ensureDebianPackages, ensureTools } from './ensure-tools.mjs';
 import { ALL_RIDS, hostRid, repoRoot } from './node-runtime.mjs';
 import { release } from './release.mjs';
 
@@ -57,8 +57,10 @@ function testFiles(dir) {
 let tools;
 let exe;
 
-await phase('tools (node 22, pwsh, Debian packages)', () => {
-  tools = ensureTools();
+await phase('tools (node 22, pwsh)', () => {
+  // Only what every suite needs: a machine without Wine or qemu still runs tsc, lint and the
+  // unit, executable and PowerShell tests; the release phase below asks for the rest.
+  tools = ensureTools({ uses: [] });
   log(`node22 ${tools.node22}`);
   log(`pwsh   ${tools.pwsh}`);
 });
@@ -91,6 +93,7 @@ await phase('unit tests', () => {
 // The other four executables and the packages, for the release tests below: Wine and qemu-user
 // runs, binary formats, installing a zip as users do. Not fatal, so the other suites still run.
 await phase('release packages (5 platforms)', async () => {
+  ensureDebianPackages(['release', 'emulate']);
   await build(ALL_RIDS.filter((rid) => rid !== hostRid()).flatMap((rid) => ['--rid', rid]));
   await release(['--skip-build']);
 }, { fatal: false });

@@ -21,8 +21,10 @@ const S_IFDIR = 0o040000;
 const MAX_32 = 0xffffffff;
 
 /** MS-DOS date and time (local fields, 2-second resolution), from a UTC date so every build agrees. */
-export function dosDateTime(date) {
-  const year = Math.max(1980, date.getUTCFullYear());
+export function dosDateTime(when) {
+  // DOS time starts in 1980; an earlier date (SOURCE_DATE_EPOCH=0) becomes its first second.
+  const date = when.getUTCFullYear() < 1980 ? new Date(Date.UTC(1980, 0, 1)) : when;
+  const year = date.getUTCFullYear();
   return {
     time: (date.getUTCHours() << 11) | (date.getUTCMinutes() << 5) | Math.floor(date.getUTCSeconds() / 2),
     date: ((year - 1980) << 9) | ((date.getUTCMonth() + 1) << 5) | date.getUTCDate(),
@@ -87,14 +89,17 @@ export function writeZip(outPath, entries, { mtime = new Date(Date.UTC(2026, 0, 
   let fd = openSync(temp, 'w', 0o644);
   let offset = 0;
   const central = [];
+  // writeSync may write less than asked (Linux caps one write near 2 GiB).
   const write = (buffer) => {
-    writeSync(fd, buffer);
+    for (let done = 0; done < buffer.length; ) done += writeSync(fd, buffer, done, buffer.length - done);
     offset += buffer.length;
   };
   try {
+    // 0xFFFF and 0xFFFFFFFF themselves mean "see the ZIP64 record" (APPNOTE 4.4.8), so they are out too.
+    if (entries.length >= 0xffff) throw new Error(`${outPath}: ${entries.length} entries need ZIP64, which this writer does not do`);
     for (const e of entries) {
       const name = Buffer.from(e.name, 'utf8');
-      if (offset > MAX_32 || e.payload.length > MAX_32 || e.size > MAX_32) throw new Error(`${outPath}: over 4 GiB needs ZIP64, which this writer does not do`);
+      if (offset >= MAX_32 || e.payload.length >= MAX_32 || e.size >= MAX_32) throw new Error(`${outPath}: over 4 GiB needs ZIP64, which this writer does not do`);
       const local = Buffer.alloc(30);
       local.writeUInt32LE(LOCAL_HEADER, 0);
       writeSharedFields(local, 4, e, name, time, date);
@@ -117,7 +122,7 @@ export function writeZip(outPath, entries, { mtime = new Date(Date.UTC(2026, 0, 
     const centralOffset = offset;
     for (const buffer of central) write(buffer);
     const centralSize = offset - centralOffset;
-    if (entries.length > 0xffff || centralOffset > MAX_32) throw new Error(`${outPath}: too many entries or too large for a plain zip`);
+    if (centralOffset >= MAX_32 || centralSize >= MAX_32) throw new Error(`${outPath}: over 4 GiB needs ZIP64, which this writer does not do`);
     const end = Buffer.alloc(22);
     end.writeUInt32LE(END_OF_CENTRAL, 0);
     end.writeUInt16LE(entries.length, 8);

@@ -28,6 +28,21 @@ const PAIRS: [platform: string, architecture: string, rid: string | null][] = [
   ['Unknown', 'X64', null],
 ];
 
+// What the module sees on each host, through ConvertTo-HostPlatform's inputs: the edition, the
+// platform PowerShell 7 detects, RuntimeInformation.OSArchitecture (absent on .NET Framework before
+// 4.7.1) and the Windows environment's PROCESSOR_ARCHITECTURE / PROCESSOR_ARCHITEW6432.
+const HOSTS: { label: string; edition: string; core: string; osArch: string; pa: string; w6432: string; rid: string | null }[] = [
+  { label: '5.1, .NET 4.8, 64-bit', edition: 'Desktop', core: '', osArch: 'X64', pa: 'AMD64', w6432: '', rid: 'win-x64' },
+  { label: '5.1, .NET 4.6, 64-bit', edition: 'Desktop', core: '', osArch: '', pa: 'AMD64', w6432: '', rid: 'win-x64' },
+  { label: '5.1, .NET 4.6, 32-bit PowerShell on 64-bit Windows', edition: 'Desktop', core: '', osArch: '', pa: 'x86', w6432: 'AMD64', rid: 'win-x64' },
+  { label: '5.1, .NET 4.6, Windows on Arm', edition: 'Desktop', core: '', osArch: '', pa: 'ARM64', w6432: '', rid: 'win-x64' },
+  { label: '5.1, .NET 4.6, 32-bit Windows', edition: 'Desktop', core: '', osArch: '', pa: 'x86', w6432: '', rid: null },
+  { label: '7.x on Windows x64', edition: 'Core', core: 'Windows', osArch: 'X64', pa: 'AMD64', w6432: '', rid: 'win-x64' },
+  { label: '7.x on Linux arm64', edition: 'Core', core: 'Linux', osArch: 'Arm64', pa: '', w6432: '', rid: 'linux-arm64' },
+  { label: '7.x on macOS arm64', edition: 'Core', core: 'OSX', osArch: 'Arm64', pa: '', w6432: '', rid: 'darwin-arm64' },
+  { label: '7.x on an OS it does not know', edition: 'Core', core: '', osArch: 'X64', pa: '', w6432: '', rid: null },
+];
+
 const EXE = (rid: string): string => (rid.startsWith('win-') ? 'az-keyvault-backup.exe' : 'az-keyvault-backup');
 
 describe("PowerShell module: choosing this computer's executable", function () {
@@ -41,6 +56,7 @@ describe("PowerShell module: choosing this computer's executable", function () {
         foreach ($rid in 'win-x64', 'linux-x64', 'linux-arm64', 'darwin-x64', 'darwin-arm64') {
           [pscustomobject]@{ platform = 'path'; architecture = $rid; rid = $rid; path = (Get-ExecutablePath -RuntimeIdentifier $rid -ModuleBase '/m') }
         }
+        ${HOSTS.map((h) => `$p = ConvertTo-HostPlatform -Edition '${h.edition}' -CorePlatform '${h.core}' -OSArchitecture '${h.osArch}' -ProcessorArchitecture '${h.pa}' -ProcessorArchiteW6432 '${h.w6432}'; [pscustomobject]@{ platform = 'seen'; architecture = '${h.label}'; rid = (Get-RuntimeIdentifier -Platform $p.Platform -Architecture $p.Architecture); path = $null }`).join('\n        ')}
         $h = Get-HostPlatform
         [pscustomobject]@{ platform = 'host'; architecture = $h.Architecture; rid = (Get-RuntimeIdentifier -Platform $h.Platform -Architecture $h.Architecture); path = $h.Platform }
       }
@@ -59,6 +75,13 @@ describe("PowerShell module: choosing this computer's executable", function () {
   it('maps every OS and architecture pair to its executable, or to none where nothing is shipped', function () {
     const got = PAIRS.map(([p, a]) => [p, a, row(p, a).rid]);
     assert.deepEqual(got, PAIRS);
+  });
+
+  it('sees Windows PowerShell 5.1 and PowerShell 7 hosts as the right platform, the OS architecture winning over the process one', function () {
+    assert.deepEqual(
+      HOSTS.map((h) => [h.label, row('seen', h.label).rid]),
+      HOSTS.map((h) => [h.label, h.rid]),
+    );
   });
 
   it('looks in bin/<rid>/ under the module folder, with .exe on Windows only', function () {
@@ -166,7 +189,7 @@ describe("PowerShell module: choosing this computer's executable", function () {
       const target = join(module.dir, 'bin', rid, EXE(rid));
       mkdirSync(join(module.dir, 'bin', rid), { recursive: true });
       copyFileSync(exePath(), target);
-      chmodSync(target, 0o644);
+      chmodSync(target, 0o640);
       const r = await runPwsh(`Backup-AzKeyVaultSecret -VaultName '${v}' -Name plain -OutputFile ${psQuote(join(out, 'plain.blob'))}`, {
         module: module.manifest,
         env: vault.env(),
@@ -174,7 +197,7 @@ describe("PowerShell module: choosing this computer's executable", function () {
       assert.deepEqual(r.errors, []);
       assert.deepEqual(r.outputs, [join(out, 'plain.blob')]);
       assertBackupFile(vault, v, 'plain', join(out, 'plain.blob'));
-      assert.equal(statSync(target).mode & 0o777, 0o755, 'execute bits restored where read bits were');
+      assert.equal(statSync(target).mode & 0o777, 0o750, 'execute bits restored where read bits were, and nowhere else');
     } finally {
       rmSync(module.dir, { recursive: true, force: true });
       rmSync(out, { recursive: true, force: true });
