@@ -79,7 +79,8 @@ await phase(`build (${hostRid()})`, async () => {
 });
 
 const mocha = path.join(repoRoot, 'node_modules', 'mocha', 'bin', 'mocha.js');
-const env = { ...process.env, AZKVB_EXE: exe, AZKVB_PWSH: tools.pwsh, AZKVB_NODE22: tools.node22 };
+// AZKVB_BUILD_NODE: the Node that ran the build and release, for tests that run them again.
+const env = { ...process.env, AZKVB_EXE: exe, AZKVB_PWSH: tools.pwsh, AZKVB_NODE22: tools.node22, AZKVB_BUILD_NODE: process.execPath };
 
 await phase('unit tests', () => {
   const files = testFiles('out/test/unit');

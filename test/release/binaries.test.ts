@@ -21,7 +21,7 @@ const ELF_MACHINES: Record<number, string> = { 0x3e: 'x64', 0xb7: 'arm64' };
 const MACHO_CPUS: Record<number, string> = { 0x01000007: 'x64', 0x0100000c: 'arm64' };
 
 /** Reads just enough of a header to say what a binary is; independent of the build's own code. */
-function describe_(buf: Buffer): Format {
+function readHeader(buf: Buffer): Format {
   if (buf.readUInt32BE(0) === 0x7f454c46) {
     assert.equal(buf[4], 2, 'ELF64');
     assert.equal(buf[5], 1, 'little-endian');
@@ -76,20 +76,22 @@ describe('release: the five executables as shipped', function () {
   for (const rid of RIDS) {
     it(`${rid}: is ${EXPECTED[rid].format} for ${EXPECTED[rid].arch}, carries the program and has the SEA fuse flipped`, function () {
       const buf = files.get(rid)!;
-      const got = describe_(buf);
+      const got = readHeader(buf);
       assert.deepEqual({ format: got.format, arch: got.arch }, EXPECTED[rid]);
       assert.ok(buf.includes(`${FUSE}:1`), 'fuse flipped to :1');
       assert.ok(!buf.includes(`${FUSE}:0`), 'no unflipped fuse left');
-      // PE resources name it in UTF-16; ELF notes and Mach-O sections in ASCII.
-      const blobName = rid.startsWith('win-') ? Buffer.from(BLOB, 'utf16le') : Buffer.from(rid.startsWith('darwin-') ? `__${BLOB}` : BLOB, 'latin1');
-      assert.ok(buf.includes(blobName), `the ${BLOB} resource is there`);
+      // The program itself: the preparation blob the build made for this rid, byte for byte (the
+      // resource name alone proves nothing: stock Node binaries contain that string too).
+      const blob = readFileSync(join(repoRoot(), '.cache', 'sea', rid, 'sea-prep.blob'));
+      assert.ok(blob.length > 100_000, 'a blob with the bundled program');
+      assert.ok(buf.includes(blob), `the ${BLOB} bytes are in the executable`);
       assert.ok(buf.length > 50e6 && buf.length < 160e6, `plausible size (${buf.length})`);
     });
   }
 
   for (const rid of ['darwin-x64', 'darwin-arm64'] as const) {
     it(`${rid}: has a NODE_SEA segment and no code signature left to be invalid (so codesign --sign - is needed once)`, function () {
-      const got = describe_(files.get(rid)!);
+      const got = readHeader(files.get(rid)!);
       assert.ok(got.segments?.includes('NODE_SEA'), `segments: ${got.segments?.join(', ')}`);
       assert.ok(got.segments?.includes('__LINKEDIT'));
       assert.equal(got.codeSignature, false);
@@ -97,13 +99,14 @@ describe('release: the five executables as shipped', function () {
   }
 
   it("win-x64: the Node binary's Authenticode signature is removed, not left broken", function () {
-    const got = describe_(files.get('win-x64')!);
+    const got = readHeader(files.get('win-x64')!);
     assert.deepEqual(got.securityDirectory, { offset: 0, size: 0 });
     // The binary it was made from was signed, so the removal was needed and happened.
-    const original = join(repoRoot(), '.cache', 'node', '22.23.2', 'win-x64', 'bin', 'node.exe');
-    if (existsSync(original)) {
-      const signed = describe_(readFileSync(original));
-      assert.ok((signed.securityDirectory?.size ?? 0) > 0, 'the official node.exe is signed');
-    }
+    const nodeVersion = /NODE_VERSION = '([^']+)'/.exec(readFileSync(join(repoRoot(), 'build', 'node-runtime.mjs'), 'utf8'))?.[1];
+    assert.ok(nodeVersion, 'build/node-runtime.mjs names the Node version');
+    const original = join(repoRoot(), '.cache', 'node', nodeVersion, 'win-x64', 'bin', 'node.exe');
+    assert.ok(existsSync(original), `${original}: the binary the build started from`);
+    const signed = readHeader(readFileSync(original));
+    assert.ok((signed.securityDirectory?.size ?? 0) > 0, 'the official node.exe is signed');
   });
 });

@@ -32,7 +32,16 @@ for (const { rid, emulator, label } of TARGETS) {
     });
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-    const run = (args: string[], env: NodeJS.ProcessEnv = emu.env) => runCaptured(emu.command, [...emu.prefixArgs, packagedExe(rid), ...args], env);
+    const run = (args: string[], env: NodeJS.ProcessEnv = emu.env, input = '') =>
+      runCaptured(emu.command, [...emu.prefixArgs, packagedExe(rid), ...args], env, 120_000, input);
+    const vaultEnv = (): NodeJS.ProcessEnv => ({
+      ...emu.env,
+      NODE_EXTRA_CA_CERTS: emu.nativePath(vault.caFile),
+      AZ_KEYVAULT_BACKUP_VAULT_URL: vault.vaultUrlTemplate,
+      IDENTITY_ENDPOINT: vault.identityEndpoint,
+      IDENTITY_HEADER: vault.identityHeader,
+    });
+    const uniqueVault = (): string => `x${rid.replace(/[^a-z0-9]/g, '')}${Date.now().toString(36)}`.slice(0, 24);
 
     it('prints its version, the one in package.json, and nothing on stderr', async function () {
       const r = await run(['--version']);
@@ -42,17 +51,10 @@ for (const { rid, emulator, label } of TARGETS) {
     });
 
     it('backs up a secret from the local vault into the right bytes, printing the path it wrote', async function () {
-      const vaultName = `x${rid.replace(/[^a-z0-9]/g, '')}${Date.now().toString(36)}`.slice(0, 24);
+      const vaultName = uniqueVault();
       vault.setSecret(vaultName, 'cross', `made under ${label}`);
       vault.clearRequests();
-      const env = {
-        ...emu.env,
-        NODE_EXTRA_CA_CERTS: emu.nativePath(vault.caFile),
-        AZ_KEYVAULT_BACKUP_VAULT_URL: vault.vaultUrlTemplate,
-        IDENTITY_ENDPOINT: vault.identityEndpoint,
-        IDENTITY_HEADER: vault.identityHeader,
-      };
-      const r = await run(['backup', '--vault-name', vaultName, '--name', 'cross', '-o', emu.nativePath(join(dir, 'cross.blob'))], env);
+      const r = await run(['backup', '--vault-name', vaultName, '--name', 'cross', '-o', emu.nativePath(join(dir, 'cross.blob'))], vaultEnv());
       assert.equal(r.code, 0, `exit ${r.code}: ${r.stderr}`);
       assert.equal(r.stdout.trim(), emu.nativePath(join(dir, 'cross.blob')));
       assert.deepEqual(readdirSync(dir), ['cross.blob'], 'the file and no temp file');
@@ -62,6 +64,32 @@ for (const { rid, emulator, label } of TARGETS) {
       // The challenge round (401, no token) then the authorised request.
       const backups = vault.requests.filter((q) => q.operation === 'backup' && q.vault === vaultName);
       assert.deepEqual(backups.map((q) => [q.status, q.authorized]), [[401, false], [200, true]]);
+    });
+
+    it('speaks the module\'s protocol: handshake with its version, two backups to named files, results in order, bye', async function () {
+      const vaultName = uniqueVault();
+      vault.setSecret(vaultName, 'one', 'first');
+      vault.setSecret(vaultName, 'two', 'second');
+      const lines = [
+        { type: 'hello', protocol: 1, client: 'release test' },
+        { type: 'backup', id: 1, vaultName, name: 'one', outputFile: emu.nativePath(join(dir, 'one.blob')), force: false },
+        { type: 'backup', id: 2, vaultName, name: 'two', outputFile: emu.nativePath(join(dir, 'two.blob')), force: false },
+        { type: 'end' },
+      ];
+      const r = await run(['serve'], vaultEnv(), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+      assert.equal(r.code, 0, r.stderr);
+      const answers = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.deepEqual(answers[0], { type: 'hello', protocol: 1, version: packageVersion() });
+      const results = answers.filter((a) => a['type'] === 'result');
+      assert.deepEqual(results.map((a) => [a['id'], a['ok'], a['path']]), [
+        [1, true, emu.nativePath(join(dir, 'one.blob'))],
+        [2, true, emu.nativePath(join(dir, 'two.blob'))],
+      ]);
+      assert.equal(answers.at(-1)?.['type'], 'bye');
+      assert.deepEqual(readdirSync(dir).sort(), ['one.blob', 'two.blob']);
+      for (const name of ['one', 'two']) {
+        assert.ok(readFileSync(join(dir, `${name}.blob`)).equals(vault.lastBackupBlob(vaultName, name)!), `${name}: the bytes the vault handed out`);
+      }
     });
   });
 }

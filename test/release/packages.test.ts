@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { repoRoot } from '../support/paths.js';
-import { exeName, listZip, MODULE_NAME, packagedExe, packageVersion, releaseDir, RIDS, type ZipEntry } from './support.js';
+import { exeName, listZip, MODULE_NAME, packagedExe, packageVersion, releaseDir, RIDS, runCaptured, type ZipEntry } from './support.js';
 
 const FLAVOURS = [...RIDS, 'all'] as const;
 const zipFor = (flavour: string): string => `${MODULE_NAME}-${packageVersion()}-${flavour}.zip`;
@@ -52,7 +53,8 @@ describe('release: packages, checksums and one version everywhere', function () 
       for (const e of files) {
         const source = readFileSync(expected.get(e.name)!);
         assert.equal(e.size, source.length, `${e.name} size`);
-        assert.equal(e.crc, crc32(source), `${e.name} holds the repository's bytes`);
+        assert.equal(e.crc, crc32(source), `${e.name} CRC`);
+        assert.ok(e.data().equals(source), `${e.name} inflates to the repository's bytes`);
         const executable = e.name.includes('/bin/');
         assert.ok(e.madeByUnix, `${e.name} records Unix permissions`);
         assert.equal(e.mode, executable ? 0o100755 : 0o100644, `${e.name} mode ${e.mode.toString(8)}`);
@@ -83,8 +85,10 @@ describe('release: packages, checksums and one version everywhere', function () 
 
   it('carries one version: package.json, the manifest, the zip names and the executable agree', function () {
     const version = packageVersion();
-    const psd1 = readFileSync(join(dir, 'linux-x64', MODULE_NAME, `${MODULE_NAME}.psd1`), 'utf8');
-    assert.match(psd1, new RegExp(`^\\s*ModuleVersion = '${version.replace(/\./g, '\\.')}'$`, 'm'));
+    for (const flavour of FLAVOURS) {
+      const psd1 = zips.get(flavour)!.find((e) => e.name === `${MODULE_NAME}/${MODULE_NAME}.psd1`)!.data().toString('utf8');
+      assert.match(psd1, new RegExp(`^\\s*ModuleVersion = '${version.replace(/\./g, '\\.')}'$`, 'm'), `${flavour}: the psd1's version`);
+    }
     for (const flavour of FLAVOURS) assert.ok(readdirSync(dir).includes(`${MODULE_NAME}-${version}-${flavour}.zip`));
     const run = spawnSync(packagedExe('linux-x64'), ['--version'], { encoding: 'utf8' });
     assert.equal(run.status, 0, run.stderr);
@@ -97,5 +101,21 @@ describe('release: packages, checksums and one version everywhere', function () 
     assert.match(notes, /codesign --sign - "<module folder>\/bin\/darwin-arm64\/az-keyvault-backup"/);
     assert.match(notes, /com\.apple\.quarantine/);
     assert.match(notes, new RegExp(`## Changes in \\[${packageVersion().replace(/\./g, '\\.')}\\]`));
+  });
+
+  it('is reproducible: packaging the same executables at the same commit again gives byte-identical zips', async function () {
+    this.timeout(180_000);
+    const again = mkdtempSync(join(tmpdir(), 'azkvb-release-again-'));
+    try {
+      // The same Node (and so the same zlib) that made the release under test.
+      const node = process.env['AZKVB_BUILD_NODE'] ?? 'node';
+      const r = await runCaptured(node, [join(repoRoot(), 'build', 'release.mjs'), '--skip-build', '--out', join(again, 'release')], process.env, 170_000);
+      assert.equal(r.code, 0, r.stderr);
+      const zipSums = (file: string): string[] => readFileSync(file, 'utf8').split('\n').filter((l) => l.endsWith('.zip'));
+      assert.equal(zipSums(join(again, 'release', 'SHA256SUMS')).length, FLAVOURS.length);
+      assert.deepEqual(zipSums(join(again, 'release', 'SHA256SUMS')), zipSums(join(dir, 'SHA256SUMS')));
+    } finally {
+      rmSync(again, { recursive: true, force: true });
+    }
   });
 });

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inflateRawSync } from 'node:zlib';
 import { repoRoot } from '../support/paths.js';
 
 export const MODULE_NAME = 'Az.KeyVault.Backup';
@@ -37,6 +38,8 @@ export interface ZipEntry {
   size: number;
   compressedSize: number;
   crc: number;
+  /** The entry's bytes as an extractor gets them: after checking the local header agrees with the central record. */
+  data(): Buffer;
 }
 
 /** Reads a zip's central directory: written independently of build/zip.mjs, so the two check each other. */
@@ -69,10 +72,24 @@ export function listZip(file: string): ZipEntry[] {
       crc: buf.readUInt32LE(p + 16),
       compressedSize: buf.readUInt32LE(p + 20),
       size: buf.readUInt32LE(p + 24),
+      data: () => localData(file, buf, localOffset, buf.subarray(p, p + 46)),
     });
     p += 46 + nameLength + extraLength + commentLength;
   }
   return entries;
+}
+
+// The local header repeats the central record's fields from "version needed" to "name length"
+// (APPNOTE 4.3.7 vs 4.3.12); a reader that trusts one and an extractor the other must agree.
+function localData(file: string, buf: Buffer, at: number, central: Buffer): Buffer {
+  const local = buf.subarray(at, at + 30);
+  if (!local.subarray(4, 28).equals(central.subarray(6, 30))) throw new Error(`${file}: local header at ${at} disagrees with its central record`);
+  const start = at + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
+  const payload = buf.subarray(start, start + local.readUInt32LE(18));
+  const method = local.readUInt16LE(8);
+  if (method === 0) return payload;
+  if (method === 8) return inflateRawSync(payload);
+  throw new Error(`${file}: compression method ${method}`);
 }
 
 export interface Captured {
@@ -88,10 +105,10 @@ export interface Captured {
  * program as an invalid handle (Node fails with EBADF). Asynchronous, because the local vault
  * serving the program lives in this process.
  */
-export async function runCaptured(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<Captured> {
+export async function runCaptured(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000, input = ''): Promise<Captured> {
   const dir = mkdtempSync(join(tmpdir(), 'azkvb-captured-'));
   try {
-    writeFileSync(join(dir, 'in'), '');
+    writeFileSync(join(dir, 'in'), input);
     const fds = [openSync(join(dir, 'in'), 'r'), openSync(join(dir, 'out'), 'w'), openSync(join(dir, 'err'), 'w')];
     const started = Date.now();
     const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
