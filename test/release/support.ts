@@ -63,6 +63,7 @@ export function listZip(file: string): ZipEntry[] {
     const extraLength = buf.readUInt16LE(p + 30);
     const commentLength = buf.readUInt16LE(p + 32);
     const localOffset = buf.readUInt32LE(p + 42);
+    const central = buf.subarray(p, p + 46);
     if (buf.readUInt32LE(localOffset) !== 0x04034b50) throw new Error(`${file}: entry ${i} points at no local header`);
     entries.push({
       name: buf.subarray(p + 46, p + 46 + nameLength).toString('utf8'),
@@ -72,7 +73,7 @@ export function listZip(file: string): ZipEntry[] {
       crc: buf.readUInt32LE(p + 16),
       compressedSize: buf.readUInt32LE(p + 20),
       size: buf.readUInt32LE(p + 24),
-      data: () => localData(file, buf, localOffset, buf.subarray(p, p + 46)),
+      data: () => localData(file, buf, localOffset, central),
     });
     p += 46 + nameLength + extraLength + commentLength;
   }
