@@ -148,6 +148,13 @@ describe('PowerShell module: Get-Help shows the whole help', function () {
     assert.match(body('NOTES'), /Differences from Az\.KeyVault/);
   });
 
+  it('ends -Full with related links to the about topic, Restore-AzKeyVaultSecret and Get-AzKeyVaultSecret', function () {
+    const m = /^RELATED LINKS\s*$([\s\S]*?)(?:^\S|$(?![\s\S]))/m.exec(help.full);
+    assert.ok(m, '-Full has a RELATED LINKS section');
+    const links = (m[1] ?? '').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+    assert.deepEqual(links, ['about_Az.KeyVault.Backup', 'Restore-AzKeyVaultSecret', 'Get-AzKeyVaultSecret']);
+  });
+
   it('shows the syntax of all three parameter sets', function () {
     assert.equal(help.syntaxItems, 3);
     const syntax = /^SYNTAX\s*$([\s\S]*?)^DESCRIPTION/m.exec(help.full)?.[1] ?? '';

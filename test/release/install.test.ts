@@ -161,8 +161,12 @@ describe('release: installing a package as users do', function () {
     const s = sessions().find((x) => x.package === 'linux-x64');
     assert.ok(s);
     const topic = readFileSync(join(releaseDir(), 'linux-x64', MODULE_NAME, 'en-US', 'about_Az.KeyVault.Backup.help.txt'), 'utf8');
-    const firstLines = topic.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).slice(0, 4);
-    for (const line of firstLines) assert.ok(s.about.includes(line), `about topic shows ${JSON.stringify(line)}`);
+    // Its headings (lines in capitals, at most two spaces in), each shown: the whole topic, not a stub.
+    const headings = topic.split(/\r?\n/).filter((l) => /^ {0,2}[A-Z][A-Z .-]+$/.test(l)).map((l) => l.trim());
+    assert.ok(headings.includes('PLATFORMS') && headings.includes('TROUBLESHOOTING NOTE') && headings.length >= 8, headings.join(', '));
+    for (const heading of headings) assert.ok(s.about.includes(heading), `about topic shows ${heading}`);
+    const last = topic.trimEnd().split(/\r?\n/).at(-1)!.trim();
+    assert.ok(s.about.includes(last), 'down to its last line');
     assert.match(s.about, /about_Az\.KeyVault\.Backup/);
   });
 });

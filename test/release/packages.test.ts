@@ -83,7 +83,7 @@ describe('release: packages, checksums and one version everywhere', function () 
     if (!check.error) assert.equal(check.status, 0, check.stdout + check.stderr);
   });
 
-  it('carries one version: package.json, the manifest, the zip names and the executable agree', function () {
+  it('carries one version: package.json, every package\'s manifest, the zip names, --version and the handshake agree', function () {
     const version = packageVersion();
     for (const flavour of FLAVOURS) {
       const psd1 = zips.get(flavour)!.find((e) => e.name === `${MODULE_NAME}/${MODULE_NAME}.psd1`)!.data().toString('utf8');
@@ -93,6 +93,11 @@ describe('release: packages, checksums and one version everywhere', function () 
     const run = spawnSync(packagedExe('linux-x64'), ['--version'], { encoding: 'utf8' });
     assert.equal(run.status, 0, run.stderr);
     assert.equal(run.stdout.trim(), version);
+    // The handshake is how the module learns it (a blocking run is fine: no vault is involved).
+    const input = `${JSON.stringify({ type: 'hello', protocol: 1, client: 'release test' })}\n${JSON.stringify({ type: 'end' })}\n`;
+    const serve = spawnSync(packagedExe('linux-x64'), ['serve'], { encoding: 'utf8', input, env: { PATH: '/usr/bin:/bin', HOME: tmpdir() } });
+    assert.equal(serve.status, 0, serve.stderr);
+    assert.deepEqual(JSON.parse(serve.stdout.split('\n')[0]!), { type: 'hello', protocol: 1, version });
   });
 
   it("release notes list every package and tell Apple Silicon users to sign the executable once", function () {
