@@ -59,26 +59,23 @@ function sourceDate() {
 }
 
 function stageModule(folder, rids) {
-  mkdirSync(folder, { recursive: true });
   const files = [];
-  for (const [source, target] of MODULE_FILES) {
-    const from = path.join(repoRoot, source);
-    if (!existsSync(from)) throw new Error(`${source} is missing; it belongs in every package`);
+  const place = (from, target, mode) => {
     const to = path.join(folder, target);
     mkdirSync(path.dirname(to), { recursive: true });
     copyFileSync(from, to);
-    chmodSync(to, 0o644);
-    files.push({ source: from, name: target.split(path.sep).join('/'), mode: 0o644 });
+    chmodSync(to, mode);
+    files.push({ source: from, name: target.split(path.sep).join('/'), mode });
+  };
+  for (const [source, target] of MODULE_FILES) {
+    const from = path.join(repoRoot, source);
+    if (!existsSync(from)) throw new Error(`${source} is missing; it belongs in every package`);
+    place(from, target, 0o644);
   }
   for (const rid of rids) {
     const exe = exePath(rid);
     if (!existsSync(exe)) throw new Error(`${path.relative(repoRoot, exe)} is missing: build it (npm run build:all) or drop --skip-build`);
-    const target = path.join('bin', rid, path.basename(exe));
-    const to = path.join(folder, target);
-    mkdirSync(path.dirname(to), { recursive: true });
-    copyFileSync(exe, to);
-    chmodSync(to, 0o755);
-    files.push({ source: exe, name: target.split(path.sep).join('/'), mode: 0o755 });
+    place(exe, path.join('bin', rid, path.basename(exe)), 0o755);
   }
   return files;
 }
@@ -172,11 +169,13 @@ export async function release(argv = []) {
   const started = Date.now();
   syncManifest();
   const version = packageVersion();
-  if (!options.skipBuild) {
+  if (options.skipBuild) {
+    // build() checks the native executable itself; one that was built earlier is checked here.
+    checkExecutable(exePath(hostRid()));
+  } else {
     ensureDebianPackages(['release']);
     await build(['--all']);
   }
-  checkExecutable(exePath(hostRid()));
 
   // Staged in a sibling folder and swapped in at the end: a failed release leaves the previous
   // one whole rather than half-replaced.
