@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { sharedVault } from '../support/hooks.js';
-import { exePath, runtimeId } from '../support/paths.js';
+import { exeName, exePath, runtimeId } from '../support/paths.js';
 import { copyModule, psQuote, runPwsh, tempDir, type PwshRun } from './run-pwsh.js';
 import { assertBackupFile, seed, uniqueVaultName } from './vault-fixtures.js';
 
@@ -43,7 +43,6 @@ const HOSTS: { label: string; edition: string; core: string; osArch: string; pa:
   { label: '7.x on an OS it does not know', edition: 'Core', core: '', osArch: 'X64', pa: '', w6432: '', rid: null },
 ];
 
-const EXE = (rid: string): string => (rid.startsWith('win-') ? 'az-keyvault-backup.exe' : 'az-keyvault-backup');
 
 describe("PowerShell module: choosing this computer's executable", function () {
   let run: PwshRun;
@@ -86,7 +85,7 @@ describe("PowerShell module: choosing this computer's executable", function () {
 
   it('looks in bin/<rid>/ under the module folder, with .exe on Windows only', function () {
     for (const rid of ['win-x64', 'linux-x64', 'linux-arm64', 'darwin-x64', 'darwin-arm64']) {
-      assert.equal(row('path', rid).path, join('/m', 'bin', rid, EXE(rid)));
+      assert.equal(row('path', rid).path, join('/m', 'bin', rid, exeName(rid)));
     }
   });
 
@@ -100,7 +99,7 @@ describe("PowerShell module: choosing this computer's executable", function () {
   it("a package for another platform is one ExecutableNotFound naming this platform's package", async function () {
     // The module as the linux-arm64 zip lays it out, on this (x64) machine.
     const other = runtimeId() === 'linux-arm64' ? 'linux-x64' : 'linux-arm64';
-    const module = copyModule({ rid: other, name: EXE(other), content: '#!/bin/sh\nexit 3\n', mode: 0o755 });
+    const module = copyModule({ rid: other, name: exeName(other), content: '#!/bin/sh\nexit 3\n', mode: 0o755 });
     try {
       const r = await runPwsh(
         `try { Backup-AzKeyVaultSecret -VaultName nowhere -Name a -OutputFile ([System.IO.Path]::GetTempPath()); 'not reached' }
@@ -111,7 +110,7 @@ describe("PowerShell module: choosing this computer's executable", function () {
       const caught = r.outputs[0] as { id: string; category: string; target: string; message: string };
       assert.equal(caught.id, 'ExecutableNotFound,Backup-AzKeyVaultSecret');
       assert.equal(caught.category, 'ObjectNotFound');
-      assert.equal(caught.target, join(module.dir, 'bin', runtimeId(), EXE(runtimeId())));
+      assert.equal(caught.target, join(module.dir, 'bin', runtimeId(), exeName(runtimeId())));
       assert.ok(caught.message.includes(`the executables for ${other} only`), caught.message);
       assert.ok(caught.message.includes(`-${runtimeId()}.zip`), caught.message);
     } finally {
@@ -157,7 +156,7 @@ describe("PowerShell module: choosing this computer's executable", function () {
     if (process.platform === 'win32') this.skip();
     // The darwin-arm64 package, on a host that says it is macOS on arm64; its "executable" is
     // killed with SIGKILL before the handshake, which is what macOS does to an unsigned binary.
-    const module = copyModule({ rid: 'darwin-arm64', name: EXE('darwin-arm64'), content: '#!/bin/sh\nkill -9 $$\n', mode: 0o755 });
+    const module = copyModule({ rid: 'darwin-arm64', name: exeName('darwin-arm64'), content: '#!/bin/sh\nkill -9 $$\n', mode: 0o755 });
     try {
       const r = await runPwsh(
         `& (Get-Module Az.KeyVault.Backup) { function script:Get-HostPlatform { [pscustomobject]@{ Platform = 'OSX'; Architecture = 'Arm64' } } }
@@ -169,7 +168,7 @@ describe("PowerShell module: choosing this computer's executable", function () {
       const caught = r.outputs[0] as { id: string; category: string; message: string };
       assert.equal(caught.id, 'ExecutableFailed,Backup-AzKeyVaultSecret');
       assert.equal(caught.category, 'ResourceUnavailable');
-      const exe = join(module.dir, 'bin', 'darwin-arm64', EXE('darwin-arm64'));
+      const exe = join(module.dir, 'bin', 'darwin-arm64', exeName('darwin-arm64'));
       assert.ok(caught.message.includes(`codesign --sign - '${exe}'`), caught.message);
       assert.ok(caught.message.includes('com.apple.quarantine'), caught.message);
     } finally {
@@ -186,7 +185,7 @@ describe("PowerShell module: choosing this computer's executable", function () {
     const module = copyModule();
     const out = tempDir('azkvb-xbit-');
     try {
-      const target = join(module.dir, 'bin', rid, EXE(rid));
+      const target = join(module.dir, 'bin', rid, exeName(rid));
       mkdirSync(join(module.dir, 'bin', rid), { recursive: true });
       copyFileSync(exePath(), target);
       chmodSync(target, 0o640);

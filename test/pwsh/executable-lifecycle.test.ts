@@ -3,11 +3,10 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sharedVault } from '../support/hooks.js';
-import { repoRoot, runtimeId } from '../support/paths.js';
+import { exeName, repoRoot, runtimeId } from '../support/paths.js';
 import { copyModule, moduleManifestPath, psQuote, runPwsh, tempDir } from './run-pwsh.js';
 import { assertBackupFile, backedUp, backupRequests, defaultNamePattern, filesIn, seed, uniqueVaultName } from './vault-fixtures.js';
 
-const EXE_NAME = process.platform === 'win32' ? 'az-keyvault-backup.exe' : 'az-keyvault-backup';
 
 // A stand-in at the exact place the module looks for its executable: it records each start and
 // its arguments, then behaves as AZKVB_TRAP_MODE says (by default it fails before the handshake).
@@ -63,7 +62,7 @@ function stopNestedPipeline(pipeline: string, wait: string, v: string, out: stri
 describe('PowerShell module: when the executable starts and ends', function () {
   const cleanup: string[] = [];
   const trapModule = () => {
-    const module = copyModule({ rid: runtimeId(), name: EXE_NAME, content: TRAP, mode: 0o755 });
+    const module = copyModule({ rid: runtimeId(), name: exeName(), content: TRAP, mode: 0o755 });
     const logDir = tempDir('azkvb-trap-');
     cleanup.push(module.dir, logDir);
     return { module, trapLog: join(logDir, 'started.log') };
@@ -296,7 +295,7 @@ describe('PowerShell module: when the executable starts and ends', function () {
     );
     assert.deepEqual(run.errors, []);
     assert.deepEqual(run.outputs, [
-      { caught: 'ExecutableNotFound,Backup-AzKeyVaultSecret', category: 'ObjectNotFound', target: join(module.dir, 'bin', runtimeId(), EXE_NAME) },
+      { caught: 'ExecutableNotFound,Backup-AzKeyVaultSecret', category: 'ObjectNotFound', target: join(module.dir, 'bin', runtimeId(), exeName()) },
     ]);
   });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from '../support/paths.js';
+import { packageVersion, repoRoot } from '../support/paths.js';
 import { moduleManifestPath, psQuote, runPwsh, type PwshRun } from './run-pwsh.js';
 
 interface ParameterInfo {
@@ -170,11 +170,11 @@ describe('PowerShell module: metadata, manifest and help', function () {
   });
 
   it("keeps ModuleVersion on one line equal to package.json's version", function () {
-    const pkg = JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { version: string };
+    const version = packageVersion();
     const psd1 = readFileSync(moduleManifestPath(), 'utf8');
     const lines = psd1.split(/\r?\n/).filter((l) => /ModuleVersion\s*=/.test(l));
-    assert.deepEqual(lines.map((l) => l.trim()), [`ModuleVersion = '${pkg.version}'`]);
-    assert.equal(meta.manifest['version'], pkg.version);
+    assert.deepEqual(lines.map((l) => l.trim()), [`ModuleVersion = '${version}'`]);
+    assert.equal(meta.manifest['version'], version);
   });
 
   it('has comment-based help: synopsis, every parameter described, the three Az examples plus a whole-vault one, notes', function () {

@@ -3,7 +3,9 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
-import { repoRoot } from '../support/paths.js';
+import { exeName, repoRoot } from '../support/paths.js';
+
+export { exeName, packageVersion } from '../support/paths.js';
 
 export const MODULE_NAME = 'Az.KeyVault.Backup';
 export const RIDS = ['linux-x64', 'linux-arm64', 'win-x64', 'darwin-x64', 'darwin-arm64'] as const;
@@ -14,14 +16,6 @@ export function releaseDir(): string {
   const dir = process.env['AZKVB_RELEASE_DIR'] ?? join(repoRoot(), 'dist', 'release');
   if (!existsSync(join(dir, 'SHA256SUMS'))) throw new Error(`${dir} holds no release: run \`npm run release\` first`);
   return dir;
-}
-
-export function packageVersion(): string {
-  return (JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { version: string }).version;
-}
-
-export function exeName(rid: string): string {
-  return rid.startsWith('win-') ? 'az-keyvault-backup.exe' : 'az-keyvault-backup';
 }
 
 /** The executable as it ships: inside the platform's own module folder. */

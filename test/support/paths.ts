@@ -29,11 +29,20 @@ export function runtimeId(platform: NodeJS.Platform = process.platform, arch: st
   return `${os}-${arch}`;
 }
 
+/** The executable's file name for a runtime id: with .exe for Windows only. */
+export function exeName(rid: string = runtimeId()): string {
+  return rid.startsWith('win-') ? `${PACKAGE_NAME}.exe` : PACKAGE_NAME;
+}
+
 export function exePath(): string {
   const fromEnv = process.env['AZKVB_EXE'];
   if (fromEnv) return fromEnv;
-  const exe = process.platform === 'win32' ? `${PACKAGE_NAME}.exe` : PACKAGE_NAME;
-  return join(repoRoot(), 'bin', runtimeId(), exe);
+  return join(repoRoot(), 'bin', runtimeId(), exeName());
+}
+
+/** package.json's version: the one version the psd1, the executable and the zip names must carry. */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 export function pwshPath(): string {

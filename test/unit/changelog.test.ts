@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from '../support/paths.js';
+import { packageVersion, repoRoot } from '../support/paths.js';
 
 // The Azure SDK changelog headings, in the order they must appear within a version.
 const HEADINGS = ['Features Added', 'Breaking Changes', 'Bugs Fixed', 'Other Changes'] as const;
@@ -80,12 +80,12 @@ function compareVersions(a: readonly number[], b: readonly number[]): number {
 
 describe('CHANGELOG.md', () => {
   let changelog: Changelog;
-  let pkg: { version: string };
+  let version: string;
 
   before(() => {
     const root = repoRoot();
     changelog = parse(readFileSync(join(root, 'CHANGELOG.md'), 'utf8'));
-    pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+    version = packageVersion();
   });
 
   it('has at least one released version section', () => {
@@ -142,7 +142,7 @@ describe('CHANGELOG.md', () => {
   it("has package.json's version as its newest released version", () => {
     const newest = released(changelog.sections)[0];
     assert.ok(newest);
-    assert.equal(newest.version.join('.'), pkg.version);
+    assert.equal(newest.version.join('.'), version);
   });
 
   it('names the four headings, in order, in its introduction', () => {
