@@ -30,6 +30,20 @@ $script:ServeArgumentMap = [ordered]@{
     DnsSuffix     = '--vault-dns-suffix'
 }
 
+# The common parameter that overrides each preference variable: when the caller bound it, PowerShell
+# has already set the variable in the function's scope and the caller's value must not replace it.
+# ProgressAction exists from PowerShell 7.4 only; before that it is simply never bound.
+$script:CallerPreferences = [ordered]@{
+    ErrorAction       = 'ErrorActionPreference'
+    WarningAction     = 'WarningPreference'
+    InformationAction = 'InformationPreference'
+    ProgressAction    = 'ProgressPreference'
+    Verbose           = 'VerbosePreference'
+    Debug             = 'DebugPreference'
+    WhatIf            = 'WhatIfPreference'
+    Confirm           = 'ConfirmPreference'
+}
+
 # Children of pipelines that never reached their end block (stopped while another command ran) are
 # found here and ended by the next invocation or when the module is removed.
 $script:LiveChildren = [System.Collections.Generic.List[object]]::new()
@@ -360,6 +374,8 @@ function New-PipelineState {
         # (only then is the total known).
         Accepted      = 0
         Completed     = 0
+        Succeeded     = 0
+        Started       = [System.Diagnostics.Stopwatch]::StartNew()
         InputEnded    = $false
         ProgressShown = $false
         ProgressWatch = $null
@@ -795,6 +811,7 @@ function Write-ReadyEntry {
             $State.Cmdlet.WriteError($head.ErrorRecord)
         }
         elseif ($head.Result.ok) {
+            $State.Succeeded++
             $State.Cmdlet.WriteObject([string]$head.Result.path)
         }
         else {
@@ -970,6 +987,15 @@ function Write-BackupProgress {
     else {
         Write-Progress -Id 1 -Activity 'Backup-AzKeyVaultSecret' -Status ('{0} secrets backed up, {1} in progress' -f $State.Completed, ($State.Accepted - $State.Completed))
     }
+}
+
+function Write-BackupSummary {
+    # One record on the information stream, hidden unless asked for (-InformationAction Continue,
+    # -InformationVariable): what a runbook logs at the end of a whole-vault run.
+    param([hashtable]$State)
+    if ($State.Completed -eq 0) { return }
+    $text = 'Backed up {0} of {1} secret(s) in {2} s.' -f $State.Succeeded, $State.Completed, $State.Started.Elapsed.TotalSeconds.ToString('0.00', [System.Globalization.CultureInfo]::InvariantCulture)
+    Write-Information -MessageData $text -Tags 'Az.KeyVault.Backup'
 }
 
 function Sync-Output {
@@ -1199,6 +1225,10 @@ function Backup-AzKeyVaultSecret {
       instead of one error per secret.
     - -ThrottleLimit is added. Piping $null or an empty string fails in parameter binding as it does in Az.
     - Files are written atomically; a stopped pipeline leaves no partial file behind.
+    - As with Az's compiled cmdlet, the caller's preference variables ($ErrorActionPreference,
+      $WhatIfPreference, $ConfirmPreference, $VerbosePreference and the others) are obeyed, also when
+      set in a script's or a function's scope; an explicit common parameter wins over them. Each call
+      ends with one information record summing it up (see -InformationVariable).
 
     .LINK
     about_Az.KeyVault.Backup
@@ -1249,6 +1279,19 @@ function Backup-AzKeyVaultSecret {
     )
 
     begin {
+        # A script module's function sees the module's and the global scope, not its caller's: a
+        # runbook's top-level $ErrorActionPreference = 'Stop' would not reach it, where it does reach
+        # Az's compiled cmdlet. So each preference the caller did not override with a common
+        # parameter is taken from the caller's scope into this function's own scope, where
+        # WriteError, ShouldProcess, Write-Verbose and Write-Progress read it. Inline, not in a
+        # helper, which would set its own scope; and through the engine's API, not Set-Variable,
+        # which would itself obey the $WhatIfPreference just taken.
+        $callerVariables = $PSCmdlet.SessionState.PSVariable
+        foreach ($preference in $script:CallerPreferences.GetEnumerator()) {
+            if ($PSBoundParameters.ContainsKey($preference.Key)) { continue }
+            $callerValue = $callerVariables.GetValue($preference.Value)
+            if ($null -ne $callerValue) { $ExecutionContext.SessionState.PSVariable.Set($preference.Value, $callerValue) }
+        }
         # Windows PowerShell maps -Debug to Inquire, which would prompt on every protocol line.
         if ($PSBoundParameters.ContainsKey('Debug') -and $DebugPreference -eq 'Inquire') { $DebugPreference = 'Continue' }
         Stop-StaleChild
@@ -1279,6 +1322,7 @@ function Backup-AzKeyVaultSecret {
         try {
             Complete-BackupChild -State $pipelineState
             $finished = $true
+            Write-BackupSummary -State $pipelineState
         }
         finally {
             Write-BackupProgress -State $pipelineState -Done
