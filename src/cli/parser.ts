@@ -198,8 +198,8 @@ export function createParser(cli: CliEnvironment): Argv {
           .option('max-requests-per-second', {
             type: 'number',
             default: Number(nonEmpty(cli.env[MAX_RPS_ENV]) ?? DEFAULT_TRANSPORT.maxRequestsPerSecond),
-            defaultDescription: `90% of the service limit: ${DEFAULT_TRANSPORT.maxRequestsPerSecond}, or ${MAX_RPS_ENV}`,
-            describe: 'Requests per second per vault at most, retries included',
+            defaultDescription: `90% of the service limit: ${DEFAULT_TRANSPORT.maxRequestsPerSecond} (${DEFAULT_TRANSPORT.maxRequestsPerSecond * 10} per 10 s), or ${MAX_RPS_ENV}`,
+            describe: 'Requests per second per vault, retries included, counted as the service does: at most R x 10 in any 10 s, so a burst within that goes at once',
           })
           .check((a) => {
             if (!Number.isInteger(a.concurrency) || a.concurrency < 1 || a.concurrency > 64) {

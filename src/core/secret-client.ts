@@ -24,7 +24,7 @@ export interface TransportOptions {
   maxRetryDelayMs: number;
   /** Backups in flight at once per vault at most; throttling narrows it for a while. */
   maxConcurrency: number;
-  /** Requests per second per vault at most, retries included. */
+  /** Requests per vault at most, retries included: this × 10 in any 10 s window. */
   maxRequestsPerSecond: number;
 }
 

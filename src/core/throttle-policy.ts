@@ -9,15 +9,17 @@ export interface VaultThrottleOptions {
   vaultName: string;
   /** The most backups in flight at once for this vault (--concurrency). */
   maxConcurrency: number;
-  /** Ceiling of requests per second to this vault, retries included. */
+  /** Requests per second to this vault at most, retries included, counted as Key Vault does: R × 10 per sliding 10 s window. */
   maxRequestsPerSecond: number;
   logger: Logger;
+  /** A monotonic clock by default: the pacer keeps send times, and a wall clock set back would stall it. */
   now?: () => number;
 }
 
 /**
  * Everything one vault's requests share: a gate whose width the AIMD
- * controller sets from the vault's answers, and a pacer under its rate limit.
+ * controller sets from the vault's answers, and a pacer that keeps any 10 s
+ * window within the vault's request budget.
  * One per vault, so a throttled vault does not slow down another.
  */
 export class VaultThrottle {
@@ -30,7 +32,7 @@ export class VaultThrottle {
     this.controller = new ThrottleController({ max: options.maxConcurrency });
     this.gate = new Limiter(this.controller.limit);
     this.pacer = new RatePacer({ perSecond: options.maxRequestsPerSecond });
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? (() => performance.now());
   }
 
   get limit(): number {
@@ -42,7 +44,7 @@ export class VaultThrottle {
     return this.gate.run(task);
   }
 
-  /** Waits for this attempt's slot under the rate limit. */
+  /** Waits, if the vault's 10 s window is full, for this attempt's turn. */
   async pace(signal?: AbortSignalLike): Promise<void> {
     const wait = this.pacer.reserve(this.now());
     if (wait > 0) await sleep(wait, signal);
