@@ -53,6 +53,8 @@ export async function buildPeer({ log = () => {} } = {}) {
   const ms = performance.now() - started;
   if (result.code !== 0 || !existsSync(dll)) throw new Error(`dotnet build of bench/peer failed (exit ${result.code}):\n${result.output}`);
   writeFileSync(done, `${new Date().toISOString()}\n`);
+  // Builds of older sources are of no further use.
+  for (const old of readdirSync(path.dirname(outDir))) if (old !== path.basename(outDir)) rmSync(path.join(path.dirname(outDir), old), { recursive: true, force: true });
   return { dll, cached: false, ms };
 }
 
