@@ -174,6 +174,11 @@ function Get-ServeArgumentList {
     return , $list.ToArray()
 }
 
+# .NET Framework (Windows PowerShell 5.1) has no ProcessStartInfo.ArgumentList: there the child's
+# command line is one quoted string. Decided once; the Windows suite sets it to prove that path
+# against the real Windows command-line parsing of the executable under PowerShell 7.
+$script:UseArgumentString = $null -eq [System.Diagnostics.ProcessStartInfo].GetProperty('ArgumentList')
+
 function ConvertTo-WindowsArgument {
     # .NET Framework has no ProcessStartInfo.ArgumentList; quote each element the way the
     # Microsoft C runtime splits a command line back into argv.
@@ -411,11 +416,11 @@ function Start-BackupChild {
     $firstToken = Initialize-AzSignIn -State $State
     $argumentValues = [ordered]@{ LogLevel = $State.LogLevel; ThrottleLimit = $State.ThrottleLimit; DnsSuffix = $State.DnsSuffix }
     $argv = Get-ServeArgumentList -Values $argumentValues
-    if ($null -ne $psi.PSObject.Properties['ArgumentList']) {
-        foreach ($a in $argv) { $psi.ArgumentList.Add($a) }
+    if ($script:UseArgumentString) {
+        $psi.Arguments = (@($argv | ForEach-Object { ConvertTo-WindowsArgument -Value $_ }) -join ' ')
     }
     else {
-        $psi.Arguments = (@($argv | ForEach-Object { ConvertTo-WindowsArgument -Value $_ }) -join ' ')
+        foreach ($a in $argv) { $psi.ArgumentList.Add($a) }
     }
 
     Write-Verbose ("Starting '{0}' with arguments: {1}" -f $path, ($argv -join ' '))

@@ -82,10 +82,15 @@ const DEBIAN_NEEDS = [
   { package: 'qemu-user-static', use: 'emulate', found: () => findOnPath('qemu-aarch64-static') },
   { package: 'libc6-arm64-cross', use: 'emulate', found: () => existsSync('/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1') },
   { package: 'libstdc++6-arm64-cross', use: 'emulate', found: () => existsSync('/usr/aarch64-linux-gnu/lib/libstdc++.so.6') },
+  // The Windows suite: PowerShell for Windows needs a console, which `script` gives it as a pty;
+  // `ps` finds Windows programs left running in the Wine prefix.
+  { package: 'bsdutils', use: 'windows', found: () => findOnPath('script') },
+  { package: 'procps', use: 'windows', found: () => findOnPath('ps') },
 ];
 
 // Needs without `use` are everyone's; 'release' builds the Windows executable, 'emulate' runs the
-// Windows and arm64 ones (the tests). The demo needs neither.
+// Windows and arm64 ones (the tests), 'windows' runs PowerShell for Windows under Wine (with
+// 'emulate' for Wine itself). The demo needs none of them.
 export function ensureDebianPackages(uses = ['release', 'emulate']) {
   if (process.platform !== 'linux') return [];
   const needs = DEBIAN_NEEDS.filter((need) => !need.use || uses.includes(need.use));

@@ -8,6 +8,7 @@ import { build, exePath } from './build.mjs';
 import { ensureDebianPackages, ensureTools } from './ensure-tools.mjs';
 import { ALL_RIDS, hostRid, repoRoot } from './node-runtime.mjs';
 import { release } from './release.mjs';
+import { ensureWindowsPwsh } from './windows-pwsh.mjs';
 
 const mochaArgs = process.argv.slice(2).filter((arg, i) => !(i === 0 && arg === '--'));
 const results = [];
@@ -109,6 +110,22 @@ await phase('integration + pwsh + release tests', () => {
   const hooks = path.join('out', 'test', 'support', 'hooks.js');
   if (!existsSync(path.join(repoRoot, hooks))) throw new Error(`${hooks} is missing; the integration tests need its local vault`);
   run(tools.node22, [mocha, '--require', hooks, '--timeout', '60000', ...files, ...mochaArgs], env);
+}, { fatal: false });
+
+// The module with Windows semantics: PowerShell 7.6.9 for Windows under Wine, the win-x64 zip from
+// the release phase, the local vault. Its own mocha process (and local vault), after the others.
+await phase('windows pwsh tests (Wine)', () => {
+  const files = testFiles('out/test/windows');
+  if (!files.length) {
+    log('no out/test/windows tests yet');
+    return 'skipped';
+  }
+  ensureDebianPackages(['emulate', 'windows']);
+  const started = Date.now();
+  const host = ensureWindowsPwsh();
+  log(`PowerShell for Windows: ${path.relative(repoRoot, host.pwshExe)}, prefix ${path.relative(repoRoot, host.prefix)} (ready in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  const hooks = path.join('out', 'test', 'support', 'hooks.js');
+  run(tools.node22, [mocha, '--require', hooks, '--timeout', '120000', ...files, ...mochaArgs], env);
 }, { fatal: false });
 
 finish();

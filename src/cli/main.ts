@@ -7,6 +7,21 @@ import { TempFileRegistry } from '../core/atomic-write.js';
 
 declare const __AZKVB_VERSION__: string | undefined;
 
+// Windows: libuv keeps the process title in a variable that is filled, on first read, from
+// GetConsoleTitleW. A console without a window (the module starts us with CreateNoWindow) can have
+// an empty title; GetConsoleTitleW then returns 0 without setting an error, libuv's
+// uv_get_process_title() takes that as success and fails `assert(process_title)` (deps/uv/src/win/
+// util.c), which aborts the process with 0xC0000409. Setting the title first fills that variable,
+// so no later read (by Node itself or a dependency) ever asks the console. Like npm's own
+// process.title = 'npm'; if there is no console at all, libuv reports a real error instead.
+if (process.platform === 'win32') {
+  try {
+    process.title = 'az-keyvault-backup';
+  } catch {
+    // No console to name: every later read then fails cleanly with that console's error.
+  }
+}
+
 function version(): string {
   if (typeof __AZKVB_VERSION__ === 'string') return __AZKVB_VERSION__;
   // Unbundled runs (tests of the compiled output) read package.json.
