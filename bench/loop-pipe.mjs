@@ -14,11 +14,11 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { cleanEnv, startVault, VAULT } from './local-vault.mjs';
 import { buildPeer } from './peer/build.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
-const VAULT = 'benchvault';
 const BACKUP_PREFIX = ')AzureKeyVaultSecretBackupV1.microsoft.com';
 export const LOOP_TARGET = 1.2;
 export const PIPE_TARGET = 5;
@@ -28,45 +28,6 @@ const median = (values) => {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
-
-function cleanEnv(extra) {
-  const env = { ...process.env };
-  for (const key of Object.keys(env)) if (key.startsWith('AZURE_') || key.startsWith('MSI_') || key.startsWith('IDENTITY_')) delete env[key];
-  return { ...env, ...extra };
-}
-
-/** The local vault in its own process (as bench/run.mjs starts it), seeded with `count` secrets. */
-async function startVault(node22, { count, latencyMs, children }) {
-  const cli = path.join(repoRoot, 'out', 'test', 'support', 'local-vault', 'cli.js');
-  const child = spawn(node22, [cli, '--count', String(count), '--vault', VAULT, '--latency-ms', String(latencyMs)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  children.add(child);
-  const info = await new Promise((resolve, reject) => {
-    let buffered = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => {
-      buffered += d;
-      const end = buffered.indexOf('\n');
-      if (end >= 0) resolve(JSON.parse(buffered.slice(0, end)));
-    });
-    child.on('error', reject);
-    child.on('close', (code) => reject(new Error(`local vault exited with ${code}`)));
-  });
-  const width = Math.max(4, String(count).length);
-  return {
-    names: Array.from({ length: count }, (_, i) => `secret-${String(i + 1).padStart(width, '0')}`),
-    env: {
-      NODE_EXTRA_CA_CERTS: info.caFile,
-      AZ_KEYVAULT_BACKUP_VAULT_URL: info.vaultUrlTemplate,
-      IDENTITY_ENDPOINT: info.identityEndpoint,
-      IDENTITY_HEADER: info.identityHeader,
-    },
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('close', resolve);
-        children.delete(child);
-        child.stdin.end();
-      }),
-  };
-}
 
 function runPwsh(pwsh, args, env, children, timeoutMs = 600_000) {
   return new Promise((resolve, reject) => {

@@ -20,6 +20,7 @@ import { pathToFileURL } from 'node:url';
 import { build, exePath } from '../build/build.mjs';
 import { ensureTools } from '../build/ensure-tools.mjs';
 import { hostRid, repoRoot } from '../build/node-runtime.mjs';
+import { cleanEnv, startVault, VAULT } from './local-vault.mjs';
 import { loopPipeRows, measureLoopPipe } from './loop-pipe.mjs';
 import { measureStartup } from './startup.mjs';
 
@@ -44,7 +45,6 @@ const RATE = Number(opts.rate);
 const N_RATE = Number(opts['n-rate']);
 const LATENCY = Number(opts['latency-ms']);
 const CONCURRENCY = Number(opts.concurrency);
-const VAULT = 'benchvault';
 const BACKUP_PREFIX = ')AzureKeyVaultSecretBackupV1.microsoft.com';
 // The local vault has no rate limit unless asked; the executable's pacer (90% of Key Vault's
 // 4,000 per 10 s) would otherwise be what A measures, where B has none.
@@ -83,47 +83,6 @@ function run(cmd, args, { env, input, timeoutMs = 600_000, onSpawn } = {}) {
   });
 }
 
-function cleanEnv(extra) {
-  const env = { ...process.env };
-  for (const key of Object.keys(env)) if (key.startsWith('AZURE_') || key.startsWith('MSI_') || key.startsWith('IDENTITY_')) delete env[key];
-  return { ...env, ...extra };
-}
-
-/** The local vault in its own process, seeded with `count` secrets named like cli.js names them. */
-async function startVault(node22, { count, rateLimit }) {
-  const cli = path.join(repoRoot, 'out', 'test', 'support', 'local-vault', 'cli.js');
-  const args = [cli, '--count', String(count), '--vault', VAULT, '--latency-ms', String(LATENCY)];
-  if (rateLimit) args.push('--rate-limit', String(rateLimit));
-  const child = spawn(node22, args, { stdio: ['pipe', 'pipe', 'inherit'] });
-  children.add(child);
-  const info = await new Promise((resolve, reject) => {
-    let buffered = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => {
-      buffered += d;
-      const end = buffered.indexOf('\n');
-      if (end >= 0) resolve(JSON.parse(buffered.slice(0, end)));
-    });
-    child.on('error', reject);
-    child.on('close', (code) => reject(new Error(`local vault exited with ${code}`)));
-  });
-  const width = Math.max(4, String(count).length);
-  const names = Array.from({ length: count }, (_, i) => `secret-${String(i + 1).padStart(width, '0')}`);
-  return {
-    names,
-    env: {
-      NODE_EXTRA_CA_CERTS: info.caFile,
-      AZ_KEYVAULT_BACKUP_VAULT_URL: info.vaultUrlTemplate,
-      IDENTITY_ENDPOINT: info.identityEndpoint,
-      IDENTITY_HEADER: info.identityHeader,
-    },
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('close', resolve);
-        children.delete(child);
-        child.stdin.end();
-      }),
-  };
-}
 
 /** Every expected file exists and holds a Key Vault secret backup. */
 function checkFiles(dir, expected) {
@@ -261,7 +220,7 @@ async function main() {
   const startup = measureStartup({ exe, runs: 15 });
 
   log(`local vault: ${N} secrets, ${LATENCY} ms per request`);
-  let vault = await startVault(tools.node22, { count: Math.max(N, N_NAIVE) });
+  let vault = await startVault(tools.node22, { count: Math.max(N, N_NAIVE), latencyMs: LATENCY, children });
   log(`A: ${N} secrets through pwsh | Backup-AzKeyVaultSecret`);
   const a = await scenarioA(tools.pwsh, vault);
   log(`B: ${N} secrets, SDK backupSecret, ${CONCURRENCY} in flight`);
@@ -275,12 +234,12 @@ async function main() {
   await vault.stop();
 
   log(`memory: serve with ${N_MEMORY} secrets`);
-  vault = await startVault(tools.node22, { count: N_MEMORY });
+  vault = await startVault(tools.node22, { count: N_MEMORY, latencyMs: LATENCY, children });
   const mem = await scenarioServe(exe, vault, N_MEMORY, UNPACED);
   await vault.stop();
 
   log(`throttled: ${N_RATE} secrets, the vault answers 429 above ${RATE}/s`);
-  vault = await startVault(tools.node22, { count: N_RATE, rateLimit: RATE });
+  vault = await startVault(tools.node22, { count: N_RATE, rateLimit: RATE, latencyMs: LATENCY, children });
   const throttled = await scenarioServe(exe, vault, N_RATE, {}, ['--log-level', 'verbose']);
   await vault.stop();
   log('LOOP and PIPE: the module and the in-process peer in one pwsh');
