@@ -43,14 +43,12 @@ export function moduleManifestPath(): string {
   return join(repoRoot(), 'Az.KeyVault.Backup.psd1');
 }
 
-// Runs the test script with every stream merged into the pipeline, sorts the records by kind and
-// writes them as JSON to a file, so host chatter on stdout can never corrupt the result.
-const WRAPPER = String.raw`
-param([string]$ResultPath, [string]$ScriptPath, [string]$ModulePath)
-$ErrorActionPreference = 'Continue'
-$ProgressPreference = 'SilentlyContinue'
-if ($null -ne (Get-Variable -Name PSStyle -ErrorAction Ignore)) { $PSStyle.OutputRendering = 'PlainText' }
-$result = [ordered]@{ outputs = [System.Collections.Generic.List[object]]::new(); outputTypes = [System.Collections.Generic.List[string]]::new(); errors = [System.Collections.Generic.List[object]]::new(); sequence = [System.Collections.Generic.List[string]]::new(); verbose = [System.Collections.Generic.List[string]]::new(); warnings = [System.Collections.Generic.List[string]]::new(); debug = [System.Collections.Generic.List[string]]::new() }
+/**
+ * PowerShell that sorts every record of a merged stream by kind into $result (Add-Record), and
+ * writes $result as JSON to $ResultPath: the shape runPwsh returns, shared with the Windows suite's
+ * wrapper so both read PowerShell's records one way.
+ */
+export const RECORD_SORTER = String.raw`$result = [ordered]@{ outputs = [System.Collections.Generic.List[object]]::new(); outputTypes = [System.Collections.Generic.List[string]]::new(); errors = [System.Collections.Generic.List[object]]::new(); sequence = [System.Collections.Generic.List[string]]::new(); verbose = [System.Collections.Generic.List[string]]::new(); warnings = [System.Collections.Generic.List[string]]::new(); debug = [System.Collections.Generic.List[string]]::new() }
 function Add-Record($record) {
     if ($record -is [System.Management.Automation.ErrorRecord]) {
         $target = $null; $targetType = $null
@@ -68,13 +66,23 @@ function Add-Record($record) {
         if ($null -eq $record) { $result.outputTypes.Add('null') } else { $result.outputTypes.Add($record.GetType().FullName) }
     }
 }
-try {
+`;
+export const RESULT_WRITER = String.raw`$json = ConvertTo-Json -InputObject $result -Depth 8
+[System.IO.File]::WriteAllText($ResultPath, $json, [System.Text.UTF8Encoding]::new($false))`;
+
+// Runs the test script with every stream merged into the pipeline, sorts the records by kind and
+// writes them as JSON to a file, so host chatter on stdout can never corrupt the result.
+const WRAPPER = String.raw`
+param([string]$ResultPath, [string]$ScriptPath, [string]$ModulePath)
+$ErrorActionPreference = 'Continue'
+$ProgressPreference = 'SilentlyContinue'
+if ($null -ne (Get-Variable -Name PSStyle -ErrorAction Ignore)) { $PSStyle.OutputRendering = 'PlainText' }
+${RECORD_SORTER}try {
     if ($ModulePath) { Import-Module $ModulePath -Force -ErrorAction Stop }
     & $ScriptPath *>&1 | ForEach-Object { Add-Record $_ }
 }
 catch { Add-Record $_ }
-$json = ConvertTo-Json -InputObject $result -Depth 8
-[System.IO.File]::WriteAllText($ResultPath, $json, [System.Text.UTF8Encoding]::new($false))
+${RESULT_WRITER}
 `;
 
 /** Environment for pwsh: enough to run it, nothing that could carry a developer's Azure credentials. */

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { PwshRun } from '../pwsh/run-pwsh.js';
+import { RECORD_SORTER, RESULT_WRITER, type PwshRun } from '../pwsh/run-pwsh.js';
 import { listZip, MODULE_NAME, packageVersion, releaseDir } from '../release/support.js';
 import { repoRoot } from '../support/paths.js';
 
@@ -66,32 +66,14 @@ param([string]$ResultPath, [string]$ScriptPath, [string]$ModulesDir)
 $ErrorActionPreference = 'Continue'
 $ProgressPreference = 'SilentlyContinue'
 $PSStyle.OutputRendering = 'PlainText'
-$result = [ordered]@{ outputs = [System.Collections.Generic.List[object]]::new(); outputTypes = [System.Collections.Generic.List[string]]::new(); errors = [System.Collections.Generic.List[object]]::new(); sequence = [System.Collections.Generic.List[string]]::new(); verbose = [System.Collections.Generic.List[string]]::new(); warnings = [System.Collections.Generic.List[string]]::new(); debug = [System.Collections.Generic.List[string]]::new() }
-function Add-Record($record) {
-    if ($record -is [System.Management.Automation.ErrorRecord]) {
-        $target = $null; $targetType = $null
-        if ($null -ne $record.TargetObject) { $target = [string]$record.TargetObject; $targetType = $record.TargetObject.GetType().FullName }
-        $result.sequence.Add('error:' + $record.FullyQualifiedErrorId)
-        $result.errors.Add([ordered]@{ fqid = $record.FullyQualifiedErrorId; category = $record.CategoryInfo.Category.ToString(); targetType = $targetType; target = $target; message = $record.Exception.Message })
-    }
-    elseif ($record -is [System.Management.Automation.VerboseRecord]) { $result.verbose.Add($record.Message) }
-    elseif ($record -is [System.Management.Automation.WarningRecord]) { $result.warnings.Add($record.Message) }
-    elseif ($record -is [System.Management.Automation.DebugRecord]) { $result.debug.Add($record.Message) }
-    elseif ($record -is [System.Management.Automation.InformationRecord]) { }
-    else {
-        $result.outputs.Add($record)
-        $result.sequence.Add('output')
-        if ($null -eq $record) { $result.outputTypes.Add('null') } else { $result.outputTypes.Add($record.GetType().FullName) }
-    }
-}
+${RECORD_SORTER}
 try {
     $env:PSModulePath = $ModulesDir + [System.IO.Path]::PathSeparator + $env:PSModulePath
     Import-Module ${MODULE_NAME} -ErrorAction Stop
     & $ScriptPath *>&1 | ForEach-Object { Add-Record $_ }
 }
 catch { Add-Record $_ }
-$json = ConvertTo-Json -InputObject $result -Depth 8
-[System.IO.File]::WriteAllText($ResultPath, $json, [System.Text.UTF8Encoding]::new($false))
+${RESULT_WRITER}
 `;
 
 /** Single-quotes a word for sh. */
