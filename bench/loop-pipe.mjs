@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cleanEnv, startVault, VAULT } from './local-vault.mjs';
 import { buildPeer } from './peer/build.mjs';
+import { runProcess } from './processes.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
@@ -28,24 +29,6 @@ const median = (values) => {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
-
-function runPwsh(pwsh, args, env, children, timeoutMs = 600_000) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(pwsh, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 // One pwsh, both modules. Module and peer alternate within each repeat, so drift hits both alike;
 // each run writes into a folder of its own, so nothing is overwritten and every file can be checked.
@@ -148,11 +131,10 @@ export async function measureLoopPipe({ pwsh, node22, loop = 30, pipe = 60, repe
 
     log(`LOOP ${loop} calls and PIPE ${pipe} items, module and peer in one pwsh, ${repeats} times each`);
     const started = performance.now();
-    const result = await runPwsh(
+    const result = await runProcess(
       pwsh,
       ['-NoProfile', '-NonInteractive', '-File', script, module, peer.dll, VAULT, namesFile, outRoot, String(loop), String(pipe), String(repeats)],
-      cleanEnv(vault.env),
-      children,
+      { env: cleanEnv(vault.env), children },
     );
     const wallMs = performance.now() - started;
     await vault.stop();

@@ -9,7 +9,6 @@
 // in-process peer on the Azure SDK for .NET (bench/peer, built with dotnet), in one pwsh, 10 ms per request.
 //   node bench/run.mjs [--n 1000] [--n-naive 100] [--n-memory 10000] [--rate 200] [--n-rate 2000] [--skip-build]
 //   node bench/run.mjs --only loop-pipe [--skip-build]
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,6 +21,7 @@ import { ensureTools } from '../build/ensure-tools.mjs';
 import { hostRid, repoRoot } from '../build/node-runtime.mjs';
 import { cleanEnv, startVault, VAULT } from './local-vault.mjs';
 import { loopPipeRows, measureLoopPipe } from './loop-pipe.mjs';
+import { runProcess } from './processes.mjs';
 import { measureStartup } from './startup.mjs';
 
 const { values: opts } = parseArgs({
@@ -61,27 +61,8 @@ function tempDir(label) {
   return dir;
 }
 
-/** Spawns asynchronously and collects output; the vault lives in another process, but nothing here may block. */
-function run(cmd, args, { env, input, timeoutMs = 600_000, onSpawn } = {}) {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, signal, stdout, stderr, ms: performance.now() - started });
-    });
-    onSpawn?.(child);
-    child.stdin.end(input ?? '');
-  });
-}
+/** The vault lives in another process, but nothing here may block: every program runs asynchronously. */
+const run = (cmd, args, options = {}) => runProcess(cmd, args, { ...options, children });
 
 
 /** Every expected file exists and holds a Key Vault secret backup. */

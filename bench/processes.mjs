@@ -1,0 +1,26 @@
+// How the benchmark runs its programs: asynchronously, collecting output, each tracked in the
+// caller's `children` set so that an interrupted run can end them all.
+import { spawn } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+
+/** Spawns, feeds `input` (or nothing) to stdin and resolves with the exit code, output and time taken. */
+export function runProcess(cmd, args, { env, input, timeoutMs = 600_000, onSpawn, children }) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    children.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      children.delete(child);
+      resolve({ code, signal, stdout, stderr, ms: performance.now() - started });
+    });
+    onSpawn?.(child);
+    child.stdin.end(input ?? '');
+  });
+}
