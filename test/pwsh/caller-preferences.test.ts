@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sharedVault } from '../support/hooks.js';
 import { pwshPath, repoRoot } from '../support/paths.js';
+import { runProgram } from '../support/run-exe.js';
 import { moduleManifestPath, psQuote, runPwsh, tempDir } from './run-pwsh.js';
 import { assertBackupFile, backupRequests, seed, uniqueVaultName } from './vault-fixtures.js';
 import { standInAzAccounts, standInManifest } from './fixtures/az-accounts.js';
@@ -239,28 +239,18 @@ describe('PowerShell module: the caller’s preference variables, against a comp
         oracleScript,
         runbook('Backup-OracleSecret', `Add-Type -TypeDefinition ([System.IO.File]::ReadAllText(${psQuote(join(repoRoot(), 'test', 'pwsh', 'fixtures', 'PreferenceOracle.cs'))}))\nImport-Module -Assembly ([AzKeyVaultBackupTests.BackupOracleSecretCommand].Assembly)`),
       );
-      // Asynchronously: the local vault answers from this process's event loop.
       // pwsh -File runs the script in the global scope; Azure Automation and `& ./runbook.ps1` run it in
       // a script scope of its own, which is where a module's function used not to see the preference.
       const run = (script: string, how: 'file' | 'call') =>
-        new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-          const child = spawn(pwshPath(), ['-NoProfile', '-NonInteractive', ...(how === 'file' ? ['-File', script] : ['-Command', `& ${psQuote(script)}; exit $(if ($?) { 0 } else { 1 })`])], { env: { ...process.env, ...vault.env(), NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-          let stdout = '';
-          let stderr = '';
-          child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-          child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-          const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-          child.on('error', reject);
-          child.on('close', (status) => {
-            clearTimeout(timer);
-            resolve({ status, stdout, stderr });
-          });
+        runProgram(pwshPath(), ['-NoProfile', '-NonInteractive', ...(how === 'file' ? ['-File', script] : ['-Command', `& ${psQuote(script)}; exit $(if ($?) { 0 } else { 1 })`])], {
+          env: { ...process.env, ...vault.env(), NO_COLOR: '1' },
+          timeoutMs: 60_000,
         });
       for (const how of ['file', 'call'] as const) {
         const [mod, oracle] = await Promise.all([run(moduleScript, how), run(oracleScript, how)]);
-        assert.equal(oracle.status, 1, `${how}: the compiled cmdlet ends the runbook: ${oracle.stderr}`);
+        assert.equal(oracle.code, 1, `${how}: the compiled cmdlet ends the runbook: ${oracle.stderr}`);
         assert.doesNotMatch(oracle.stdout, /reached the next line/);
-        assert.equal(mod.status, oracle.status, `${how}: the module ends it the same way: ${mod.stdout} ${mod.stderr}`);
+        assert.equal(mod.code, oracle.code, `${how}: the module ends it the same way: ${mod.stdout} ${mod.stderr}`);
         assert.doesNotMatch(mod.stdout, /reached the next line/, `${how}: the line after the failed backup is not run`);
         assert.match(mod.stderr, /was not found/, `${how}: the failure is the one shown`);
       }

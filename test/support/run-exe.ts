@@ -20,9 +20,21 @@ export function exeEnv(extra: Record<string, string | undefined>): NodeJS.Proces
   return env;
 }
 
-export function runExe(args: string[], options: { env: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number }): Promise<ExeRun> {
+export interface RunOptions {
+  env: NodeJS.ProcessEnv;
+  cwd?: string;
+  input?: string;
+  timeoutMs?: number;
+}
+
+export function runExe(args: string[], options: RunOptions): Promise<ExeRun> {
+  return runProgram(resolvePath(exePath()), args, options);
+}
+
+/** Runs any program asynchronously (the local vault answers from this process's event loop), collecting its output. */
+export function runProgram(program: string, args: string[], options: RunOptions): Promise<ExeRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(resolvePath(exePath()), args, { env: options.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(program, args, { env: options.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
