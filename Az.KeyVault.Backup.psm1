@@ -1,6 +1,7 @@
 # Az.KeyVault.Backup: Backup-AzKeyVaultSecret as a drop-in for the Az.KeyVault cmdlet.
-# The work is done by the bundled az-keyvault-backup executable, started once per pipeline and
-# driven over the JSON-lines protocol in docs/protocol.md. This file must stay parsable by
+# The work is done by the bundled az-keyvault-backup executable, started once per runspace by its
+# first call, reused by every later call and pipeline, and driven over the JSON-lines protocol in
+# docs/protocol.md. This file must stay parsable by
 # Windows PowerShell 5.1: no ternary, ??, &&/||, clean {}, $IsLinux and friends.
 
 # Attribute arguments must be literals, so the param block repeats these names; the body compares
@@ -9,25 +10,26 @@ Set-Variable -Scope Script -Option Constant -Name SetBySecretName -Value 'BySecr
 Set-Variable -Scope Script -Option Constant -Name SetBySecret -Value 'BySecret'
 Set-Variable -Scope Script -Option Constant -Name SetBySecretUri -Value 'BySecretUri'
 
-Set-Variable -Scope Script -Option Constant -Name ProtocolVersion -Value 1
+Set-Variable -Scope Script -Option Constant -Name ProtocolVersion -Value 2
 Set-Variable -Scope Script -Option Constant -Name ExecutableBaseName -Value 'az-keyvault-backup'
 Set-Variable -Scope Script -Option Constant -Name HandshakeTimeoutMs -Value 60000
 Set-Variable -Scope Script -Option Constant -Name AbortGraceMs -Value 2000
 Set-Variable -Scope Script -Option Constant -Name StderrTailLines -Value 40
-# A token from the Az context is fetched again once it has less than this left, before an item is
-# sent; the executable stops using one 2 minutes before it expires, so it never has to.
-Set-Variable -Scope Script -Option Constant -Name TokenRefreshSeconds -Value 300
+# How long the session executable waits for the next call before it ends; 0 means a new one for
+# every call. An environment variable, so changing it starts a new executable like any other setting.
+Set-Variable -Scope Script -Option Constant -Name IdleSecondsVariable -Value 'AZ_KEYVAULT_BACKUP_SESSION_IDLE_SECONDS'
+Set-Variable -Scope Script -Option Constant -Name DefaultIdleSeconds -Value 300
+Set-Variable -Scope Script -Option Constant -Name SessionRegistryName -Value 'Az.KeyVault.Backup.Sessions'
 Set-Variable -Scope Script -Option Constant -Name PublicKeyVaultResource -Value 'https://vault.azure.net'
-# When Get-AzAccessToken gives no readable expiry: longer than TokenRefreshSeconds, or every item
-# would fetch a token again; shorter than Entra's shortest token lifetime (an hour, less a margin).
+# When Get-AzAccessToken gives no readable expiry: well over the executable's 2-minute margin, or
+# every item would fetch a token again; shorter than Entra's shortest token lifetime (an hour).
 Set-Variable -Scope Script -Option Constant -Name UnknownTokenLifetimeSeconds -Value 3000
 
 # The only way module settings become executable arguments: argv is built from this table as an
 # array, never from a command string, so no value can be re-parsed as another switch.
 $script:ServeArgumentMap = [ordered]@{
-    LogLevel      = '--log-level'
-    ThrottleLimit = '--concurrency'
-    DnsSuffix     = '--vault-dns-suffix'
+    LogLevel    = '--log-level'
+    IdleSeconds = '--idle-timeout-seconds'
 }
 
 # The common parameter that overrides each preference variable: when the caller bound it, PowerShell
@@ -44,9 +46,15 @@ $script:CallerPreferences = [ordered]@{
     Confirm           = 'ConfirmPreference'
 }
 
-# Children of pipelines that never reached their end block (stopped while another command ran) are
-# found here and ended by the next invocation or when the module is removed.
-$script:LiveChildren = [System.Collections.Generic.List[object]]::new()
+# The session executable this runspace's calls share (a module's script scope is per runspace),
+# and every session still serving a pipeline (a replaced one finishes the pipelines it has).
+$script:Session = $null
+$script:Sessions = [System.Collections.Generic.List[object]]::new()
+# Az contexts by identity, each with the short name the executable keys its tokens by.
+$script:ContextNames = @{}
+# Pipelines begun in a session and not yet answered: one stopped before its end block (on a host
+# without a clean block) is found here and cancelled by the next call, or when the module is removed.
+$script:LivePipelines = [System.Collections.Generic.List[object]]::new()
 
 function Get-ModuleVersionText {
     # Read when used: while the psm1 itself loads, the manifest's version is not applied yet.
@@ -203,7 +211,10 @@ function ConvertTo-WindowsArgument {
 $script:PlainJsonText = [regex]::new('^[\x20-\x21\x23-\x5B\x5D-\x7E]*$', [System.Text.RegularExpressions.RegexOptions]::Compiled)
 
 # A success result as the executable writes it, with a path that needs no JSON unescaping.
-$script:SuccessResultLine = [regex]::new('^\{"type":"result","id":(\d+),"ok":true,"path":"([^"\\]*)","bytes":\d+\}$', [System.Text.RegularExpressions.RegexOptions]::Compiled)
+$script:SuccessResultLine = [regex]::new('^\{"type":"result","id":(\d+),"ok":true,"path":"([^"\\]*)","bytes":\d+(?:,"logged":(\d+))?\}$', [System.Text.RegularExpressions.RegexOptions]::Compiled)
+# The executable's answer to a pipeline's 'end', which the module does not wait for (it already has
+# every result): read past cheaply by whichever call reads next.
+$script:DoneLine = [regex]::new('^\{"type":"done","pipeline":\d+,', [System.Text.RegularExpressions.RegexOptions]::Compiled)
 
 function ConvertTo-JsonString {
     # ASCII-only JSON strings mean the encoding of the child's stdin can never garble a secret
@@ -354,25 +365,24 @@ function New-PipelineState {
         ThrottleLimit = $ThrottleLimit
         LogLevel      = $LogLevel
         DefaultProfile = $DefaultProfile
-        # Set when an Az context gives Key Vault tokens: how to ask for one again. Never the token.
-        AzSignIn      = $null
+        # Set once the first item needs the executable: the session it runs in and its number there.
+        Session       = $null
+        Id            = $null
+        # '' when the executable signs in by itself; otherwise the name of the Az context it uses.
+        Context       = ''
+        SignIn        = $null
         DnsSuffix     = $null
-        Process       = $null
-        Stdin         = $null
-        StdoutTask    = $null
-        StderrTask    = $null
-        StdoutEof     = $false
-        StderrEof     = $false
-        Hello         = $null
-        HandshakeError = $null
-        Bye           = $null
-        Fatal         = $null
-        ExecutablePath = $null
-        StderrTail    = [System.Collections.Generic.List[string]]::new()
+        # The executable's answers to this pipeline's 'end' and 'cancel'.
+        DoneMessage   = $null
+        Cancelled     = $false
+        # Diagnostic lines of this pipeline read so far, which results wait for.
+        LoggedSeen    = 0
+        # Set while the pipeline is being stopped: nothing may be written to its streams any more.
+        Quiet         = $false
         Queue         = [System.Collections.Generic.Queue[object]]::new()
-        Pending       = @{}
-        NextId        = 1
-        Targets       = [System.Collections.Generic.HashSet[string]]::new((Get-PathComparer))
+        # The one rule for "same file": each explicit output file of this pipeline, with the id of
+        # the last request that writes it (a later one counts it as existing and runs after it).
+        Targets       = [System.Collections.Generic.Dictionary[string, long]]::new((Get-PathComparer))
         YesToAll      = $false
         NoToAll       = $false
         # Progress: items accepted so far, items whose outcome was written, and whether input ended
@@ -384,8 +394,8 @@ function New-PipelineState {
         InputEnded    = $false
         ProgressShown = $false
         ProgressWatch = $null
-        # Polling the child after every item would cost more than the backups when a whole vault is
-        # piped in; polling every few tens of milliseconds keeps results streaming.
+        # Polling the executable after every item would cost more than the backups when a whole
+        # vault is piped in; polling every few tens of milliseconds keeps results streaming.
         SyncWatch     = [System.Diagnostics.Stopwatch]::StartNew()
         # Formatting debug and verbose text is skipped entirely when nobody will see it.
         DebugOn       = ($LogLevel -eq 'debug')
@@ -393,13 +403,101 @@ function New-PipelineState {
     }
 }
 
-function Start-BackupChild {
-    param([hashtable]$State)
-    $cmdlet = $State.Cmdlet
+function Get-SessionIdleSeconds {
+    # A setting of the environment, so a change of it is a change of the session's fingerprint.
+    param($Cmdlet)
+    $text = [System.Environment]::GetEnvironmentVariable($script:IdleSecondsVariable)
+    if (-not $text) { return $script:DefaultIdleSeconds }
+    $value = 0
+    if ([int]::TryParse($text, [System.Globalization.NumberStyles]::None, [System.Globalization.CultureInfo]::InvariantCulture, [ref]$value) -and $value -le 86400) { return $value }
+    $Cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("{0} is '{1}': give a whole number of seconds from 0 (a new executable for every call) to 86400." -f $script:IdleSecondsVariable, $text) -ErrorId 'InvalidSessionSetting' -Category InvalidArgument -TargetObject $text))
+}
+
+function Get-EnvironmentFingerprint {
+    # The executable reads its settings from the environment once, when it starts (vault URL, DNS
+    # suffix, CA file, proxy, AZURE_*, IDENTITY_*, ...). Rather than a list that could miss one,
+    # the whole environment is compared: any change between calls starts a fresh executable. Only
+    # a hash is kept, so no value of it (a client secret) stays in the module's memory.
+    $variables = [System.Environment]::GetEnvironmentVariables()
+    $names = [string[]]@($variables.Keys)
+    [System.Array]::Sort($names, [System.StringComparer]::Ordinal)
+    $builder = [System.Text.StringBuilder]::new()
+    foreach ($name in $names) {
+        # Shells keep these up to date by themselves; the executable never reads them.
+        if ($name -eq 'PWD' -or $name -eq 'OLDPWD' -or $name -eq '_') { continue }
+        [void]$builder.Append($name).Append([char]0).Append([string]$variables[$name]).Append([char]0)
+    }
+    $sha = [System.Security.Cryptography.SHA256]::Create()
+    try { return [System.Convert]::ToBase64String($sha.ComputeHash([System.Text.Encoding]::UTF8.GetBytes($builder.ToString()))) }
+    finally { $sha.Dispose() }
+}
+
+function Get-SessionRegistry {
+    # Process-wide, shared by the module's instances in every runspace: a runspace that is closed
+    # (ForEach-Object -Parallel's, a thread job's) cannot end its own executable, so the next call
+    # in any runspace ends it.
+    $registry = [System.AppDomain]::CurrentDomain.GetData($script:SessionRegistryName)
+    if ($null -eq $registry) {
+        [System.Threading.Monitor]::Enter([System.AppDomain]::CurrentDomain)
+        try {
+            $registry = [System.AppDomain]::CurrentDomain.GetData($script:SessionRegistryName)
+            if ($null -eq $registry) {
+                $registry = [System.Collections.Concurrent.ConcurrentDictionary[int, object]]::new()
+                [System.AppDomain]::CurrentDomain.SetData($script:SessionRegistryName, $registry)
+            }
+        }
+        finally { [System.Threading.Monitor]::Exit([System.AppDomain]::CurrentDomain) }
+    }
+    return $registry
+}
+
+function Close-OrphanedSession {
+    $registry = $script:SessionRegistry
+    foreach ($entry in @($registry.ToArray())) {
+        $runspace = $entry.Value.Runspace
+        $state = $runspace.RunspaceStateInfo.State
+        if ($state -ne [System.Management.Automation.Runspaces.RunspaceState]::Closed -and $state -ne [System.Management.Automation.Runspaces.RunspaceState]::Broken) { continue }
+        $removed = $null
+        if ($registry.TryRemove($entry.Key, [ref]$removed)) {
+            # Closing stdin with no pipeline open is the executable's clean end.
+            try { $removed.Stdin.Dispose() } catch { Write-Debug ('closing an orphaned session: {0}' -f $_.Exception.Message) }
+        }
+    }
+}
+
+function Start-BackupSession {
+    # Starts the executable this runspace's calls share, and shakes hands with it.
+    param($Pipeline, [string]$Fingerprint, [int]$IdleSeconds)
+    $cmdlet = $Pipeline.Cmdlet
     $executable = Resolve-Executable -Cmdlet $cmdlet
     $path = $executable.Path
-    $State.ExecutablePath = $path
-    $State.RuntimeIdentifier = $executable.RuntimeIdentifier
+    $session = @{
+        Process       = $null
+        Stdin         = $null
+        StdoutTask    = $null
+        StderrTask    = $null
+        StdoutEof     = $false
+        StderrEof     = $false
+        Hello         = $null
+        HandshakeError = $null
+        Bye           = $null
+        Fatal         = $null
+        ExecutablePath = $path
+        RuntimeIdentifier = $executable.RuntimeIdentifier
+        Fingerprint   = $Fingerprint
+        IdleSeconds   = $IdleSeconds
+        LastUsed      = [System.Diagnostics.Stopwatch]::StartNew()
+        StderrTail    = [System.Collections.Generic.List[string]]::new()
+        # Every request in flight, by id, across the session's pipelines.
+        Pending       = [System.Collections.Generic.Dictionary[string, object]]::new()
+        NextId        = [long]1
+        NextPipeline  = 1
+        # Open pipelines by number (as text: JSON numbers come back as Int64).
+        Pipelines     = @{}
+        # How to ask each named Az context for a token again. Never the token.
+        Contexts      = @{}
+        WarnedContexts = @{}
+    }
 
     $psi = [System.Diagnostics.ProcessStartInfo]::new($path)
     $psi.UseShellExecute = $false
@@ -412,10 +510,8 @@ function Start-BackupChild {
     $psi.StandardErrorEncoding = $utf8
     if ($null -ne $psi.PSObject.Properties['StandardInputEncoding']) { $psi.StandardInputEncoding = $utf8 }
 
-    # Probed here, when the first item is about to go, so importing the module and -WhatIf stay cheap.
-    $firstToken = Initialize-AzSignIn -State $State
-    $argumentValues = [ordered]@{ LogLevel = $State.LogLevel; ThrottleLimit = $State.ThrottleLimit; DnsSuffix = $State.DnsSuffix }
-    $argv = Get-ServeArgumentList -Values $argumentValues
+    # Diagnostics outside any pipeline come at every level; each pipeline's reader filters them.
+    $argv = Get-ServeArgumentList -Values ([ordered]@{ LogLevel = 'debug'; IdleSeconds = $IdleSeconds })
     if ($script:UseArgumentString) {
         $psi.Arguments = (@($argv | ForEach-Object { ConvertTo-WindowsArgument -Value $_ }) -join ' ')
     }
@@ -446,37 +542,134 @@ function Start-BackupChild {
         }
     }
     if ($null -eq $process) {
-        $cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("The az-keyvault-backup executable at '{0}' could not be started: {1}.{2}" -f $path, $startError.Message.TrimEnd('.'), (Get-ExecutableAdvice -RuntimeIdentifier $State.RuntimeIdentifier -Path $path)) -ErrorId 'ExecutableFailed' -Category ResourceUnavailable -TargetObject $path -InnerException $startError))
+        $cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("The az-keyvault-backup executable at '{0}' could not be started: {1}.{2}" -f $path, $startError.Message.TrimEnd('.'), (Get-ExecutableAdvice -RuntimeIdentifier $session.RuntimeIdentifier -Path $path)) -ErrorId 'ExecutableFailed' -Category ResourceUnavailable -TargetObject $path -InnerException $startError))
     }
 
-    $State.Process = $process
-    [void]$script:LiveChildren.Add($State)
+    $session.Process = $process
     $writer = [System.IO.StreamWriter]::new($process.StandardInput.BaseStream, $utf8)
     $writer.NewLine = "`n"
     $writer.AutoFlush = $false
-    $State.Stdin = $writer
-    $State.StdoutTask = $process.StandardOutput.ReadLineAsync()
-    $State.StderrTask = $process.StandardError.ReadLineAsync()
+    $session.Stdin = $writer
+    $session.StdoutTask = $process.StandardOutput.ReadLineAsync()
+    $session.StderrTask = $process.StandardError.ReadLineAsync()
+    [void]$script:SessionRegistry.TryAdd($process.Id, @{ Runspace = [System.Management.Automation.Runspaces.Runspace]::DefaultRunspace; Stdin = $writer })
 
-    # 'tokenRequest': this module answers the executable's requests for a fresh or another tenant's token.
-    Send-ChildMessage -State $State -Message ([ordered]@{ type = 'hello'; protocol = $script:ProtocolVersion; client = ('Az.KeyVault.Backup {0}' -f (Get-ModuleVersionText)); features = @('tokenRequest') })
-    $watch = [System.Diagnostics.Stopwatch]::StartNew()
-    while ($null -eq $State.Hello -and $null -eq $State.HandshakeError -and -not $State.StdoutEof -and $null -eq $State.Fatal) {
-        if ($watch.ElapsedMilliseconds -gt $script:HandshakeTimeoutMs) {
-            $cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("The az-keyvault-backup executable at '{0}' did not answer the handshake within {1} s." -f $path, ($script:HandshakeTimeoutMs / 1000)) -ErrorId 'ExecutableFailed' -Category ResourceUnavailable -TargetObject $path))
+    # 'tokenRequest': this module answers the executable's requests for an Az context's token.
+    try {
+        Send-SessionLine -Session $session -Pipeline $Pipeline -Line (ConvertTo-ProtocolLine -Message ([ordered]@{ type = 'hello'; protocol = $script:ProtocolVersion; client = ('Az.KeyVault.Backup {0}' -f (Get-ModuleVersionText)); features = @('tokenRequest') }))
+        $watch = [System.Diagnostics.Stopwatch]::StartNew()
+        while ($null -eq $session.Hello -and $null -eq $session.HandshakeError -and -not $session.StdoutEof -and $null -eq $session.Fatal) {
+            if ($watch.ElapsedMilliseconds -gt $script:HandshakeTimeoutMs) {
+                $cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("The az-keyvault-backup executable at '{0}' did not answer the handshake within {1} s." -f $path, ($script:HandshakeTimeoutMs / 1000)) -ErrorId 'ExecutableFailed' -Category ResourceUnavailable -TargetObject $path))
+            }
+            Read-SessionStream -Session $session -Pipeline $Pipeline -TimeoutMs 100
         }
-        Read-ChildStream -State $State -TimeoutMs 100
+        if ($null -ne $session.Fatal) { $cmdlet.ThrowTerminatingError($session.Fatal) }
+        $answer = $session.Hello
+        if ($null -eq $answer) { $answer = $session.HandshakeError }
+        if ($null -eq $answer) { $cmdlet.ThrowTerminatingError((New-ChildDiedRecord -Session $session)) }
+        $theirs = $answer.protocol
+        if ($null -ne $session.HandshakeError -or [string]$theirs -ne [string]$script:ProtocolVersion) {
+            $cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("Protocol version mismatch: module Az.KeyVault.Backup {0} speaks protocol {1}, executable '{2}' (version {3}) speaks protocol {4}. Reinstall the module." -f (Get-ModuleVersionText), $script:ProtocolVersion, $path, $answer.version, $theirs) -ErrorId 'ProtocolVersionMismatch' -Category InvalidData -TargetObject $path))
+        }
     }
-    if ($null -ne $State.Fatal) { $cmdlet.ThrowTerminatingError($State.Fatal) }
-    $answer = $State.Hello
-    if ($null -eq $answer) { $answer = $State.HandshakeError }
-    if ($null -eq $answer) { $cmdlet.ThrowTerminatingError((New-ChildDiedRecord -State $State)) }
-    $theirs = $answer.protocol
-    if ($null -ne $State.HandshakeError -or [string]$theirs -ne [string]$script:ProtocolVersion) {
-        $cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("Protocol version mismatch: module Az.KeyVault.Backup {0} speaks protocol {1}, executable '{2}' (version {3}) speaks protocol {4}. Reinstall the module." -f (Get-ModuleVersionText), $script:ProtocolVersion, $path, $answer.version, $theirs) -ErrorId 'ProtocolVersionMismatch' -Category InvalidData -TargetObject $path))
+    catch {
+        Close-BackupSession -Session $session -Kill
+        throw
     }
-    Write-Verbose ("az-keyvault-backup {0} ready (protocol {1})." -f $answer.version, $theirs)
-    if ($null -ne $firstToken) { Send-TokenMessage -State $State -Token $firstToken }
+    Write-Verbose ("az-keyvault-backup {0} ready (protocol {1}, process {2}); later calls in this session reuse it." -f $answer.version, $theirs, $process.Id)
+    [void]$script:Sessions.Add($session)
+    return $session
+}
+
+function Get-BackupSession {
+    # The session executable for this call: the runspace's own if it can still serve, or a new one.
+    param($Pipeline)
+    $cmdlet = $Pipeline.Cmdlet
+    $fingerprint = Get-EnvironmentFingerprint
+    $idleSeconds = Get-SessionIdleSeconds -Cmdlet $cmdlet
+    $session = $script:Session
+    if ($null -ne $session) {
+        $reason = $null
+        if ($null -ne $session.Fatal) { $reason = 'it failed' }
+        elseif ($session.StdoutEof -or $session.Process.HasExited) {
+            Read-SessionStream -Session $session -Pipeline $Pipeline
+            if ($null -ne $session.Bye -and [string]$session.Bye.reason -eq 'idle') { $reason = 'it ended after {0} s without a call' -f $session.IdleSeconds }
+            else { $reason = 'it ended unexpectedly ({0})' -f (Get-ChildFailureDetail -Session $session) }
+        }
+        elseif ($session.Fingerprint -ne $fingerprint) { $reason = 'the environment changed since it started' }
+        elseif ($session.Pipelines.Count -eq 0 -and $session.IdleSeconds -gt 0 -and $session.LastUsed.Elapsed.TotalSeconds -ge ($session.IdleSeconds - [math]::Min(5, $session.IdleSeconds / 4))) {
+            # Started anew rather than racing the executable's own idle end.
+            $reason = 'it is about to end after {0} s without a call' -f $session.IdleSeconds
+        }
+        if ($null -ne $reason) {
+            Write-Verbose ('Starting a new az-keyvault-backup session executable: the previous one (process {0}) is not used again because {1}.' -f $session.Process.Id, $reason)
+            $script:Session = $null
+            if ($session.Pipelines.Count -eq 0) { Close-BackupSession -Session $session }
+            $session = $null
+        }
+    }
+    if ($null -eq $session) {
+        $session = Start-BackupSession -Pipeline $Pipeline -Fingerprint $fingerprint -IdleSeconds $idleSeconds
+        $script:Session = $session
+    }
+    return $session
+}
+
+function Close-BackupSession {
+    # Closing stdin with no pipeline open is the executable's clean end; with one open it cancels
+    # that pipeline's work, removes its temporary files and exits. Kill is for a session that
+    # cannot be trusted to do so (a cancel it did not answer in time).
+    param($Session, [switch]$Kill, [int]$GraceMs = 0)
+    $process = $Session.Process
+    if ($null -eq $process) { return }
+    $Session.Process = $null
+    if ([object]::ReferenceEquals($script:Session, $Session)) { $script:Session = $null }
+    [void]$script:Sessions.Remove($Session)
+    $removed = $null
+    try { [void]$script:SessionRegistry.TryRemove($process.Id, [ref]$removed) } catch { Write-Debug 'session registry' }
+    try { if ($null -ne $Session.Stdin) { $Session.Stdin.Dispose() } } catch { Write-Debug 'stdin already closed' }
+    try {
+        if ($GraceMs -gt 0) { [void]$process.WaitForExit($GraceMs) }
+        if (($Kill -or $GraceMs -gt 0) -and -not $process.HasExited) { $process.Kill(); [void]$process.WaitForExit(1000) }
+    }
+    catch { Write-Debug ('Ending the executable: {0}' -f $_.Exception.Message) }
+    try { $process.Dispose() } catch { Write-Debug 'dispose failed' }
+}
+
+function Connect-BackupPipeline {
+    # Once per pipeline, when its first item needs the executable: sign-in, session, 'begin'.
+    param($State)
+    Initialize-AzSignIn -State $State
+    $session = Get-BackupSession -Pipeline $State
+    $State.Session = $session
+    $State.Id = $session.NextPipeline
+    $session.NextPipeline++
+    $session.Pipelines[[string]$State.Id] = $State
+    [void]$script:LivePipelines.Add($State)
+    if ($State.Context) { $session.Contexts[$State.Context] = $State.SignIn }
+    # Everything this pipeline's items share travels once, here.
+    $begin = [ordered]@{ type = 'begin'; pipeline = $State.Id; concurrency = $State.ThrottleLimit; logLevel = $State.LogLevel }
+    if ($State.Context) { $begin.context = $State.Context }
+    if ($State.DnsSuffix) { $begin.dnsSuffix = $State.DnsSuffix }
+    Send-SessionLine -Session $session -Pipeline $State -Line (ConvertTo-ProtocolLine -Message $begin)
+}
+
+function Disconnect-BackupPipeline {
+    # The pipeline is answered (done or cancelled): forget it; a session no call will use again ends.
+    param($State)
+    $session = $State.Session
+    if ($null -eq $session) { return }
+    $State.Session = $null
+    [void]$session.Pipelines.Remove([string]$State.Id)
+    foreach ($entry in $State.Queue) { if ($null -ne $entry.Id) { [void]$session.Pending.Remove([string]$entry.Id) } }
+    for ($i = $script:LivePipelines.Count - 1; $i -ge 0; $i--) {
+        if ([object]::ReferenceEquals($script:LivePipelines[$i], $State)) { $script:LivePipelines.RemoveAt($i) }
+    }
+    $session.LastUsed.Restart()
+    if ($session.Pipelines.Count -eq 0 -and (-not [object]::ReferenceEquals($script:Session, $session) -or $session.IdleSeconds -eq 0)) {
+        Close-BackupSession -Session $session
+    }
 }
 
 function Get-AzContextFromProfile {
@@ -500,30 +693,33 @@ function Get-PropertyText {
 
 function Initialize-AzSignIn {
     # Signs in the way Az does when Az.Accounts is loaded and has a context (or -DefaultProfile is
-    # given): the context's cloud gives the vault DNS suffix and Key Vault resource, and its tokens
-    # go to the executable over stdin only. Az is never imported here: only a loaded Az.Accounts
-    # counts, since importing it would cost seconds on every pipeline of users without Az.
-    # Returns the first token, or $null when the executable must sign in by itself.
+    # given): the context's cloud gives the vault DNS suffix and Key Vault resource, and the
+    # executable asks for its tokens over the protocol (tokenRequest), which are sent over stdin
+    # only. Each context gets a name of its own, so the executable never gives one context's token
+    # to another. Az is never imported here: only a loaded Az.Accounts counts.
     param([hashtable]$State)
     $profileGiven = $null -ne $State.DefaultProfile
+    $accounts = @(Get-Module -Name 'Az.Accounts')[0]
     $context = $null
     if ($profileGiven) {
         $context = Get-AzContextFromProfile -DefaultProfile $State.DefaultProfile
     }
     else {
-        $getContext = Get-Command -Name 'Get-AzContext' -ListImported -ErrorAction Ignore | Select-Object -First 1
+        # Get-Module, not Get-Command: it costs a fraction of a millisecond instead of tens, on every call.
+        $getContext = $null
+        if ($null -ne $accounts) { $getContext = $accounts.ExportedCommands['Get-AzContext'] }
         if ($null -eq $getContext) {
-            Write-Verbose 'Az.Accounts is not loaded: az-keyvault-backup signs in by itself (environment, managed identity, Azure CLI, Azure PowerShell).'
-            return $null
+            if ($State.VerboseOn) { Write-Verbose 'Az.Accounts is not loaded: az-keyvault-backup signs in by itself (environment, managed identity, Azure CLI, Azure PowerShell).' }
+            return
         }
         try { $context = & $getContext -ErrorAction Stop }
         catch {
             Write-Verbose ('Get-AzContext failed ({0}): az-keyvault-backup signs in by itself.' -f $_.Exception.Message)
-            return $null
+            return
         }
         if ($null -eq $context) {
             Write-Verbose 'Az.Accounts is loaded but has no context (Connect-AzAccount was not run): az-keyvault-backup signs in by itself.'
-            return $null
+            return
         }
     }
 
@@ -535,25 +731,308 @@ function Initialize-AzSignIn {
     $resource = Get-PropertyText -Object $environment -Name 'AzureKeyVaultServiceEndpointResourceId'
     if ($null -eq $resource) { $resource = $script:PublicKeyVaultResource }
 
-    $tokenCommand = Get-Command -Name 'Get-AzAccessToken' -ListImported -ErrorAction Ignore | Select-Object -First 1
+    $tokenCommand = $null
+    if ($null -ne $accounts) { $tokenCommand = $accounts.ExportedCommands['Get-AzAccessToken'] }
     if ($null -eq $tokenCommand) {
         $text = 'Get-AzAccessToken (Az.Accounts) is not loaded, so the Az context cannot give a token: az-keyvault-backup signs in by itself.'
         if ($profileGiven) { Write-Warning ('-DefaultProfile was given, but ' + $text) } else { Write-Verbose $text }
-        return $null
+        return
     }
 
     $tenantId = Get-PropertyText -Object $context.Tenant -Name 'Id'
     $account = Get-PropertyText -Object $context.Account -Name 'Id'
-    $signIn = @{ Command = $tokenCommand; Profile = $State.DefaultProfile; Resource = $resource; TenantId = $tenantId; ExpiresOn = [long]0; Warned = $false }
-    $token = $null
-    try { $token = Get-AzKeyVaultToken -SignIn $signIn -TenantId $null }
-    catch {
-        Write-Warning ('The Az context of {0} could not give a Key Vault token ({1}); az-keyvault-backup signs in by itself.' -f $account, $_.Exception.Message)
-        return $null
+    # Which identity a token would be for: a different account, tenant, cloud, context or profile
+    # is a different name, so their tokens are never mixed up in the executable.
+    $identity = @($account, $tenantId, (Get-PropertyText -Object $environment -Name 'Name'), $resource, (Get-PropertyText -Object $context -Name 'Name'), $profileGiven) -join "`n"
+    $name = $script:ContextNames[$identity]
+    if ($null -eq $name) {
+        $name = 'az{0}' -f ($script:ContextNames.Count + 1)
+        $script:ContextNames[$identity] = $name
     }
-    $State.AzSignIn = $signIn
+    $State.Context = $name
+    $State.SignIn = @{ Command = $tokenCommand; Profile = $State.DefaultProfile; Resource = $resource; TenantId = $tenantId; Account = $account }
     Write-Verbose ("Signing in with the Az context: account '{0}', tenant {1}, Key Vault resource {2}, vault DNS suffix {3}." -f $account, $tenantId, $resource, $State.DnsSuffix)
-    return $token
+}
+
+function Resolve-TokenRequest {
+    # The executable asks when it has no fresh token of that context for the tenant the vault's
+    # challenge names; it waits a bounded time and otherwise uses its own credential chain.
+    param($Session, $Pipeline, [string]$Context, [string]$TenantId)
+    $signIn = $Session.Contexts[$Context]
+    $declined = $null
+    if ($null -eq $signIn) { $declined = 'this session has no Az context of that name' }
+    else {
+        $tenantArgument = $TenantId
+        if ($TenantId -and $signIn.TenantId -and $TenantId -eq $signIn.TenantId) { $tenantArgument = $null }
+        try {
+            $token = Get-AzKeyVaultToken -SignIn $signIn -TenantId $tenantArgument
+            if ($TenantId) { $token.TenantId = $TenantId }
+            if (-not $Pipeline.Quiet) { Write-Verbose ('Gave az-keyvault-backup a Key Vault token for tenant {0} from the Az context.' -f $token.TenantId) }
+            $message = [ordered]@{ type = 'token'; context = $Context; token = $token.Token; expiresOn = $token.ExpiresOn }
+            if ($token.TenantId) { $message.tenantId = $token.TenantId }
+            # The executable uses a token only for the resource it was issued for.
+            if ($token.Resource) { $message.resource = $token.Resource }
+            Send-SessionLine -Session $Session -Pipeline $Pipeline -Line (ConvertTo-ProtocolLine -Message $message)
+            return
+        }
+        catch {
+            if ($_.Exception -is [System.Management.Automation.PipelineStoppedException]) { throw }
+            $declined = $_.Exception.Message
+        }
+        if (-not $Pipeline.Quiet -and -not $Session.WarnedContexts.ContainsKey($Context)) {
+            $Session.WarnedContexts[$Context] = $true
+            Write-Warning ('The Az context of {0} could not give a Key Vault token ({1}); az-keyvault-backup signs in by itself.' -f $signIn.Account, $declined)
+        }
+    }
+    if (-not $Pipeline.Quiet) { Write-Verbose ('No Key Vault token from the Az context for tenant {0}: {1}' -f $TenantId, $declined) }
+    $reply = [ordered]@{ type = 'tokenUnavailable'; context = $Context; message = [string]$declined }
+    if ($TenantId) { $reply.tenantId = $TenantId }
+    Send-SessionLine -Session $Session -Pipeline $Pipeline -Line (ConvertTo-ProtocolLine -Message $reply)
+}
+
+function Send-SessionLine {
+    param($Session, $Pipeline, [string]$Line)
+    if ($Pipeline.DebugOn -and -not $Pipeline.Quiet) { Write-Debug ('=> {0}' -f (Hide-Token -Line $Line)) }
+    $failure = $null
+    try {
+        $Session.Stdin.Write($Line + "`n")
+        $Session.Stdin.Flush()
+    }
+    catch { $failure = $_.Exception }
+    if ($null -ne $failure) {
+        $Session.Fatal = New-ChildDiedRecord -Session $Session -InnerException $failure
+        $Pipeline.Cmdlet.ThrowTerminatingError($Session.Fatal)
+    }
+}
+
+function Get-TaskLine {
+    # A faulted read (pipe closed under us) counts as end of stream.
+    param($Task)
+    try { return $Task.GetAwaiter().GetResult() } catch { return $null }
+}
+
+function Read-SessionStream {
+    # Handles every line already read on stdout and stderr, optionally waiting up to TimeoutMs for
+    # the first one. Runs on the pipeline thread of the call that reads (any of the session's
+    # pipelines), so that Write-Verbose and friends are allowed.
+    param($Session, $Pipeline, [int]$TimeoutMs = 0)
+    if ($TimeoutMs -gt 0) {
+        $tasks = @()
+        if ($null -ne $Session.StdoutTask) { $tasks += $Session.StdoutTask }
+        if ($null -ne $Session.StderrTask) { $tasks += $Session.StderrTask }
+        if ($tasks.Count -gt 0) { [void][System.Threading.Tasks.Task]::WaitAny([System.Threading.Tasks.Task[]]$tasks, $TimeoutMs) }
+    }
+    $process = $Session.Process
+    if ($null -eq $process) { return }
+    do {
+        $progressed = $false
+        if ($null -ne $Session.StderrTask -and $Session.StderrTask.IsCompleted) {
+            $progressed = $true
+            try { $line = $Session.StderrTask.GetAwaiter().GetResult() } catch { $line = $null }
+            if ($null -eq $line) { $Session.StderrTask = $null; $Session.StderrEof = $true }
+            else {
+                $Session.StderrTask = $process.StandardError.ReadLineAsync()
+                Receive-StderrLine -Session $Session -Pipeline $Pipeline -Line $line
+            }
+        }
+        if ($null -ne $Session.StdoutTask -and $Session.StdoutTask.IsCompleted) {
+            $progressed = $true
+            try { $line = $Session.StdoutTask.GetAwaiter().GetResult() } catch { $line = $null }
+            if ($null -eq $line) { $Session.StdoutTask = $null; $Session.StdoutEof = $true }
+            else {
+                $Session.StdoutTask = $process.StandardOutput.ReadLineAsync()
+                # Most lines of a whole-vault run are successes: read here, without ConvertFrom-Json
+                # or another call, as they cost most of the module's time per secret otherwise.
+                $success = $script:SuccessResultLine.Match($line)
+                $entry = $null
+                if ($success.Success -and $Session.Pending.TryGetValue($success.Groups[1].Value, [ref]$entry)) {
+                    if ($Pipeline.DebugOn -and -not $Pipeline.Quiet) { Write-Debug ('<= {0}' -f $line) }
+                    [void]$Session.Pending.Remove($success.Groups[1].Value)
+                    $entry.Path = $success.Groups[2].Value
+                    if ($success.Groups[3].Success) { $entry.Logged = [int]$success.Groups[3].Value }
+                    $entry.Done = $true
+                }
+                elseif ($script:DoneLine.IsMatch($line)) { if ($Pipeline.DebugOn -and -not $Pipeline.Quiet) { Write-Debug ('<= {0}' -f $line) } }
+                else { Receive-StdoutLine -Session $Session -Pipeline $Pipeline -Line $line }
+            }
+        }
+    } while ($progressed)
+}
+
+function Receive-StderrLine {
+    param($Session, $Pipeline, [string]$Line)
+    $record = $null
+    if ($Line.StartsWith('{')) {
+        try { $record = ConvertFrom-Json -InputObject $Line } catch { $record = $null }
+    }
+    if ($null -eq $record -or $null -eq $record.PSObject.Properties['level'] -or $null -eq $record.PSObject.Properties['message']) {
+        # Not a diagnostic: the runtime itself failing. Kept to explain a crash.
+        $Session.StderrTail.Add($Line)
+        if ($Session.StderrTail.Count -gt $script:StderrTailLines) { $Session.StderrTail.RemoveAt(0) }
+        if (-not $Pipeline.Quiet) { Write-Debug ('stderr: {0}' -f $Line) }
+        return
+    }
+    # A pipeline's own lines come at its level already, and are counted: a result waits for the
+    # diagnostics written before it. The session's own lines come at every level.
+    $tagged = $null -ne $record.PSObject.Properties['pipeline']
+    if ($tagged) {
+        $owner = $Session.Pipelines[[string]$record.pipeline]
+        if ($null -ne $owner) { $owner.LoggedSeen++ }
+    }
+    if ($Pipeline.Quiet) { return }
+    $level = [string]$record.level
+    switch ($level) {
+        'warning' { Write-Warning ([string]$record.message) }
+        'debug' { if ($tagged -or $Pipeline.DebugOn) { Write-Debug ([string]$record.message) } }
+        default { if ($tagged -or $Pipeline.VerboseOn) { Write-Verbose ([string]$record.message) } }
+    }
+}
+
+function Receive-StdoutLine {
+    param($Session, $Pipeline, [string]$Line)
+    if ($Pipeline.DebugOn -and -not $Pipeline.Quiet) { Write-Debug ('<= {0}' -f (Hide-Token -Line $Line)) }
+    $message = $null
+    try { $message = ConvertFrom-Json -InputObject $Line } catch { $message = $null }
+    if ($null -eq $message -or $null -eq $message.PSObject.Properties['type']) {
+        $Session.Fatal = New-ErrorRecord -Message ("The az-keyvault-backup process wrote a line that is not protocol JSON: {0}" -f $Line) -ErrorId 'ProtocolError' -Category InvalidData -TargetObject $Session.ExecutablePath
+        return
+    }
+    switch ([string]$message.type) {
+        'result' {
+            $key = [string]$message.id
+            $entry = $null
+            if (-not $Session.Pending.TryGetValue($key, [ref]$entry)) {
+                $Session.Fatal = New-ErrorRecord -Message ("The az-keyvault-backup process answered an unknown request id '{0}'." -f $key) -ErrorId 'ProtocolError' -Category InvalidData -TargetObject $Session.ExecutablePath
+                return
+            }
+            [void]$Session.Pending.Remove($key)
+            if ($message.ok) { $entry.Path = [string]$message.path }
+            else { $entry.Failure = $message.error }
+            if ($null -ne $message.PSObject.Properties['logged']) { $entry.Logged = [int]$message.logged }
+            $entry.Done = $true
+        }
+        'done' {
+            $owner = $Session.Pipelines[[string]$message.pipeline]
+            if ($null -ne $owner) { $owner.DoneMessage = $message }
+        }
+        'cancelled' {
+            $owner = $Session.Pipelines[[string]$message.pipeline]
+            if ($null -ne $owner) { $owner.Cancelled = $true }
+        }
+        'tokenRequest' {
+            $tenant = $null
+            $context = ''
+            if ($null -ne $message.PSObject.Properties['tenantId']) { $tenant = [string]$message.tenantId }
+            if ($null -ne $message.PSObject.Properties['context']) { $context = [string]$message.context }
+            Resolve-TokenRequest -Session $Session -Pipeline $Pipeline -Context $context -TenantId $tenant
+        }
+        'hello' { $Session.Hello = $message }
+        'bye' { $Session.Bye = $message }
+        'error' {
+            if ($null -eq $Session.Hello) { $Session.HandshakeError = $message }
+            else { $Session.Fatal = New-ErrorRecord -Message ("The az-keyvault-backup process reported: {0}" -f $message.message) -ErrorId ([string]$message.errorId) -Category InvalidData -TargetObject $Session.ExecutablePath }
+        }
+        'protocolError' {
+            $tail = ($Session.StderrTail -join [System.Environment]::NewLine)
+            $Session.Fatal = New-ErrorRecord -Message ("The az-keyvault-backup process rejected a request: {0} {1}" -f $message.message, $tail).Trim() -ErrorId 'ProtocolError' -Category InvalidData -TargetObject $Session.ExecutablePath
+        }
+        default { if (-not $Pipeline.Quiet) { Write-Debug ('Ignoring unknown message type {0}' -f $message.type) } }
+    }
+}
+
+function Get-ChildFailureDetail {
+    # Collects exit code and the non-JSON stderr tail so a crash explains itself.
+    param($Session)
+    $process = $Session.Process
+    $exitText = 'still running'
+    if ($null -ne $process) {
+        $watch = [System.Diagnostics.Stopwatch]::StartNew()
+        while (-not $process.HasExited -and $watch.ElapsedMilliseconds -lt $script:AbortGraceMs) { [void]$process.WaitForExit(100) }
+        while (-not $Session.StderrEof -and $null -ne $Session.StderrTask -and $watch.ElapsedMilliseconds -lt (2 * $script:AbortGraceMs)) {
+            if ($Session.StderrTask.Wait(100)) {
+                $line = Get-TaskLine -Task $Session.StderrTask
+                if ($null -eq $line) { $Session.StderrTask = $null; $Session.StderrEof = $true }
+                elseif (-not $line.StartsWith('{')) {
+                    $Session.StderrTask = $process.StandardError.ReadLineAsync()
+                    $Session.StderrTail.Add($line)
+                }
+                else { $Session.StderrTask = $process.StandardError.ReadLineAsync() }
+            }
+        }
+        if ($process.HasExited) { $exitText = 'exit code {0}' -f $process.ExitCode }
+    }
+    if ($Session.StderrTail.Count -gt 0) {
+        return '{0}; stderr: "{1}"' -f $exitText, ($Session.StderrTail -join [System.Environment]::NewLine)
+    }
+    return $exitText
+}
+
+function New-ChildDiedRecord {
+    # Dying before the handshake means the file cannot run here (wrong platform, broken install);
+    # dying later is a crash in the middle of the work.
+    param($Session, [System.Exception]$InnerException)
+    $detail = Get-ChildFailureDetail -Session $Session
+    if ($null -eq $Session.Hello) {
+        return New-ErrorRecord -Message ("The az-keyvault-backup executable at '{0}' exited before the handshake ({1}).{2}" -f $Session.ExecutablePath, $detail, (Get-ExecutableAdvice -RuntimeIdentifier $Session.RuntimeIdentifier -Path $Session.ExecutablePath)) -ErrorId 'ExecutableFailed' -Category ResourceUnavailable -TargetObject $Session.ExecutablePath -InnerException $InnerException
+    }
+    return New-ErrorRecord -Message ("The az-keyvault-backup process ended unexpectedly ({0})." -f $detail) -ErrorId 'ExecutableExited' -Category InvalidResult -TargetObject $Session.ExecutablePath -InnerException $InnerException
+}
+
+function Assert-SessionHealthy {
+    param([hashtable]$State)
+    $session = $State.Session
+    if ($null -ne $session.Fatal) { $State.Cmdlet.ThrowTerminatingError($session.Fatal) }
+    if ($session.StdoutEof -and $null -eq $State.DoneMessage) {
+        $session.Fatal = New-ChildDiedRecord -Session $session
+        $State.Cmdlet.ThrowTerminatingError($session.Fatal)
+    }
+}
+
+function Write-ReadyEntry {
+    # The one place results are put in order: output strictly in input order, local failures
+    # waiting behind earlier requests in flight.
+    param([hashtable]$State)
+    while ($State.Queue.Count -gt 0) {
+        $head = $State.Queue.Peek()
+        if (-not $head.Done) { return }
+        if ($head.Logged -gt $State.LoggedSeen) { Wait-PipelineDiagnostics -State $State -Count $head.Logged }
+        [void]$State.Queue.Dequeue()
+        $State.Completed++
+        if ($null -ne $head.ErrorRecord) {
+            $State.Cmdlet.WriteError($head.ErrorRecord)
+        }
+        elseif ($null -eq $head.Failure) {
+            $State.Succeeded++
+            $State.Cmdlet.WriteObject($head.Path)
+        }
+        else {
+            $failure = $head.Failure
+            # The executable composed the whole message; only its category is mapped here.
+            $record = New-ErrorRecord -Message ([string]$failure.message) -ErrorId ([string]$failure.errorId) -Category (ConvertTo-ErrorCategory -Name ([string]$failure.category)) -TargetObject $head.Target
+            # Signing in fails the same way for every item: one terminating error for the pipeline
+            # instead of one per secret (the executable fails the rest at once with the same error).
+            if ([string]$failure.errorId -eq 'AuthenticationFailed') { $State.Cmdlet.ThrowTerminatingError($record) }
+            $State.Cmdlet.WriteError($record)
+        }
+    }
+}
+
+function Wait-PipelineDiagnostics {
+    # stderr is read apart from stdout: a result is shown only once the diagnostics the executable
+    # wrote before it (a throttling warning, -Verbose lines) have been read and shown.
+    param([hashtable]$State, [int]$Count)
+    $session = $State.Session
+    if ($null -eq $session) { return }
+    $watch = [System.Diagnostics.Stopwatch]::StartNew()
+    while ($State.LoggedSeen -lt $Count -and -not $session.StderrEof -and $watch.ElapsedMilliseconds -lt $script:AbortGraceMs) {
+        Read-SessionStream -Session $session -Pipeline $State -TimeoutMs 20
+    }
+}
+
+function Add-LocalError {
+    param([hashtable]$State, [System.Management.Automation.ErrorRecord]$ErrorRecord)
+    $State.Queue.Enqueue(@{ Done = $true; ErrorRecord = $ErrorRecord; Id = $null; Logged = 0 })
+    $State.Accepted++
 }
 
 function ConvertTo-EpochSeconds {
@@ -587,275 +1066,16 @@ function Get-AzKeyVaultToken {
     return @{ Token = $text; ExpiresOn = [long]$epoch; TenantId = $tenant; Resource = $SignIn.Resource }
 }
 
-function Send-TokenMessage {
-    param([hashtable]$State, [hashtable]$Token)
-    $message = [ordered]@{ type = 'token'; token = $Token.Token; expiresOn = $Token.ExpiresOn }
-    if ($Token.TenantId) { $message.tenantId = $Token.TenantId }
-    # The executable uses a token only for the resource it was issued for.
-    if ($Token.Resource) { $message.resource = $Token.Resource }
-    Send-ChildMessage -State $State -Message $message
-}
-
-function Update-AzToken {
-    # Before an item goes out: a token near its end is replaced, so no backup has to wait for a
-    # tokenRequest round trip while the module is busy with the pipeline's input.
-    param([hashtable]$State)
-    $signIn = $State.AzSignIn
-    if ($null -eq $signIn -or $signIn.Warned) { return }
-    if ($signIn.ExpiresOn - (ConvertTo-EpochSeconds -Time ([System.DateTimeOffset]::UtcNow)) -gt $script:TokenRefreshSeconds) { return }
-    try {
-        $token = Get-AzKeyVaultToken -SignIn $signIn -TenantId $null
-        Write-Verbose 'The Key Vault token from the Az context was renewed.'
-        Send-TokenMessage -State $State -Token $token
-    }
-    catch {
-        $signIn.Warned = $true
-        Write-Warning ('The Key Vault token from the Az context could not be renewed ({0}); az-keyvault-backup signs in by itself once it expires.' -f $_.Exception.Message)
-    }
-}
-
-function Resolve-TokenRequest {
-    # The executable asks when its token is about to expire or the vault's challenge names another
-    # tenant; it waits a bounded time and otherwise uses its own credential chain.
-    param([hashtable]$State, [string]$TenantId)
-    $signIn = $State.AzSignIn
-    $declined = $null
-    if ($null -eq $signIn) { $declined = 'this pipeline has no Az context' }
-    else {
-        $tenantArgument = $TenantId
-        if ($TenantId -and $signIn.TenantId -and $TenantId -eq $signIn.TenantId) { $tenantArgument = $null }
-        try {
-            $token = Get-AzKeyVaultToken -SignIn $signIn -TenantId $tenantArgument
-            if ($TenantId) { $token.TenantId = $TenantId }
-            Write-Verbose ('Gave az-keyvault-backup a Key Vault token for tenant {0} from the Az context.' -f $token.TenantId)
-            Send-TokenMessage -State $State -Token $token
-            return
-        }
-        catch { $declined = $_.Exception.Message }
-    }
-    Write-Verbose ('No Key Vault token from the Az context for tenant {0}: {1}' -f $TenantId, $declined)
-    $reply = [ordered]@{ type = 'tokenUnavailable'; message = [string]$declined }
-    if ($TenantId) { $reply.tenantId = $TenantId }
-    Send-ChildMessage -State $State -Message $reply
-}
-
-function Send-ChildMessage {
-    param([hashtable]$State, $Message)
-    $line = ConvertTo-ProtocolLine -Message $Message
-    if ($State.DebugOn) { Write-Debug ('=> {0}' -f (Hide-Token -Line $line)) }
-    $failure = $null
-    try {
-        $State.Stdin.Write($line + "`n")
-        $State.Stdin.Flush()
-    }
-    catch { $failure = $_.Exception }
-    if ($null -ne $failure) { $State.Cmdlet.ThrowTerminatingError((New-ChildDiedRecord -State $State -InnerException $failure)) }
-}
-
-function Get-TaskLine {
-    # A faulted read (pipe closed under us) counts as end of stream.
-    param($Task)
-    try { return $Task.GetAwaiter().GetResult() } catch { return $null }
-}
-
-function Read-ChildStream {
-    # Handles every line already read on stdout and stderr, optionally waiting up to TimeoutMs for
-    # the first one. Runs on the pipeline thread so that Write-Verbose and friends are allowed.
-    param([hashtable]$State, [int]$TimeoutMs = 0)
-    if ($TimeoutMs -gt 0) {
-        $tasks = @()
-        if ($null -ne $State.StdoutTask) { $tasks += $State.StdoutTask }
-        if ($null -ne $State.StderrTask) { $tasks += $State.StderrTask }
-        if ($tasks.Count -gt 0) { [void][System.Threading.Tasks.Task]::WaitAny([System.Threading.Tasks.Task[]]$tasks, $TimeoutMs) }
-    }
-    do {
-        $progressed = $false
-        if ($null -ne $State.StderrTask -and $State.StderrTask.IsCompleted) {
-            $progressed = $true
-            # Inline rather than Get-TaskLine: this runs once per line of a whole vault.
-            try { $line = $State.StderrTask.GetAwaiter().GetResult() } catch { $line = $null }
-            if ($null -eq $line) { $State.StderrTask = $null; $State.StderrEof = $true }
-            else {
-                $State.StderrTask = $State.Process.StandardError.ReadLineAsync()
-                Receive-StderrLine -State $State -Line $line
-            }
-        }
-        if ($null -ne $State.StdoutTask -and $State.StdoutTask.IsCompleted) {
-            $progressed = $true
-            try { $line = $State.StdoutTask.GetAwaiter().GetResult() } catch { $line = $null }
-            if ($null -eq $line) { $State.StdoutTask = $null; $State.StdoutEof = $true }
-            else {
-                $State.StdoutTask = $State.Process.StandardOutput.ReadLineAsync()
-                Receive-StdoutLine -State $State -Line $line
-            }
-        }
-    } while ($progressed)
-}
-
-function Receive-StderrLine {
-    param([hashtable]$State, [string]$Line)
-    $record = $null
-    if ($Line.StartsWith('{')) {
-        try { $record = ConvertFrom-Json -InputObject $Line } catch { $record = $null }
-    }
-    if ($null -eq $record -or $null -eq $record.PSObject.Properties['level'] -or $null -eq $record.PSObject.Properties['message']) {
-        # Not a diagnostic: the runtime itself failing. Kept to explain a crash.
-        $State.StderrTail.Add($Line)
-        if ($State.StderrTail.Count -gt $script:StderrTailLines) { $State.StderrTail.RemoveAt(0) }
-        Write-Debug ('stderr: {0}' -f $Line)
-        return
-    }
-    switch ([string]$record.level) {
-        'warning' { Write-Warning ([string]$record.message) }
-        'debug' { Write-Debug ([string]$record.message) }
-        default { Write-Verbose ([string]$record.message) }
-    }
-}
-
-function Receive-StdoutLine {
-    param([hashtable]$State, [string]$Line)
-    if ($State.DebugOn) { Write-Debug ('<= {0}' -f (Hide-Token -Line $Line)) }
-    # Most lines of a whole-vault run are successes; reading them without ConvertFrom-Json halves
-    # the module's cost per secret. Paths with a backslash (all of Windows) take the general road.
-    $success = $script:SuccessResultLine.Match($Line)
-    if ($success.Success) {
-        $entry = $State.Pending[$success.Groups[1].Value]
-        if ($null -ne $entry) {
-            $State.Pending.Remove($success.Groups[1].Value)
-            $entry.Result = @{ type = 'result'; ok = $true; path = $success.Groups[2].Value }
-            $entry.Done = $true
-            return
-        }
-    }
-    $message = $null
-    try { $message = ConvertFrom-Json -InputObject $Line } catch { $message = $null }
-    if ($null -eq $message -or $null -eq $message.PSObject.Properties['type']) {
-        $State.Fatal = New-ErrorRecord -Message ("The az-keyvault-backup process wrote a line that is not protocol JSON: {0}" -f $Line) -ErrorId 'ProtocolError' -Category InvalidData -TargetObject $State.ExecutablePath
-        return
-    }
-    switch ([string]$message.type) {
-        'hello' { $State.Hello = $message }
-        'result' {
-            $key = [string]$message.id
-            $entry = $State.Pending[$key]
-            if ($null -eq $entry) {
-                $State.Fatal = New-ErrorRecord -Message ("The az-keyvault-backup process answered an unknown request id '{0}'." -f $key) -ErrorId 'ProtocolError' -Category InvalidData -TargetObject $State.ExecutablePath
-                return
-            }
-            $State.Pending.Remove($key)
-            $entry.Result = $message
-            $entry.Done = $true
-        }
-        'bye' { $State.Bye = $message }
-        'tokenRequest' {
-            $tenant = $null
-            if ($null -ne $message.PSObject.Properties['tenantId']) { $tenant = [string]$message.tenantId }
-            Resolve-TokenRequest -State $State -TenantId $tenant
-        }
-        'error' {
-            if ($null -eq $State.Hello) { $State.HandshakeError = $message }
-            else { $State.Fatal = New-ErrorRecord -Message ("The az-keyvault-backup process reported: {0}" -f $message.message) -ErrorId ([string]$message.errorId) -Category InvalidData -TargetObject $State.ExecutablePath }
-        }
-        'protocolError' {
-            $tail = ($State.StderrTail -join [System.Environment]::NewLine)
-            $State.Fatal = New-ErrorRecord -Message ("The az-keyvault-backup process rejected a request: {0} {1}" -f $message.message, $tail).Trim() -ErrorId 'ProtocolError' -Category InvalidData -TargetObject $State.ExecutablePath
-        }
-        default { Write-Debug ('Ignoring unknown message type {0}' -f $message.type) }
-    }
-}
-
-function Get-ChildFailureDetail {
-    # Collects exit code and the non-JSON stderr tail so a crash explains itself.
-    param([hashtable]$State)
-    $process = $State.Process
-    $exitText = 'still running'
-    if ($null -ne $process) {
-        $watch = [System.Diagnostics.Stopwatch]::StartNew()
-        while (-not $process.HasExited -and $watch.ElapsedMilliseconds -lt $script:AbortGraceMs) { [void]$process.WaitForExit(100) }
-        while (-not $State.StderrEof -and $null -ne $State.StderrTask -and $watch.ElapsedMilliseconds -lt (2 * $script:AbortGraceMs)) {
-            if ($State.StderrTask.Wait(100)) {
-                $line = Get-TaskLine -Task $State.StderrTask
-                if ($null -eq $line) { $State.StderrTask = $null; $State.StderrEof = $true }
-                else { $State.StderrTask = $process.StandardError.ReadLineAsync(); Receive-StderrLine -State $State -Line $line }
-            }
-        }
-        if ($process.HasExited) { $exitText = 'exit code {0}' -f $process.ExitCode }
-    }
-    if ($State.StderrTail.Count -gt 0) {
-        return '{0}; stderr: "{1}"' -f $exitText, ($State.StderrTail -join [System.Environment]::NewLine)
-    }
-    return $exitText
-}
-
-function New-ChildDiedRecord {
-    # Dying before the handshake means the file cannot run here (wrong platform, broken install);
-    # dying later is a crash in the middle of the work.
-    param([hashtable]$State, [System.Exception]$InnerException)
-    $detail = Get-ChildFailureDetail -State $State
-    if ($null -eq $State.Hello) {
-        return New-ErrorRecord -Message ("The az-keyvault-backup executable at '{0}' exited before the handshake ({1}).{2}" -f $State.ExecutablePath, $detail, (Get-ExecutableAdvice -RuntimeIdentifier $State.RuntimeIdentifier -Path $State.ExecutablePath)) -ErrorId 'ExecutableFailed' -Category ResourceUnavailable -TargetObject $State.ExecutablePath -InnerException $InnerException
-    }
-    return New-ErrorRecord -Message ("The az-keyvault-backup process ended unexpectedly ({0})." -f $detail) -ErrorId 'ExecutableExited' -Category InvalidResult -TargetObject $State.ExecutablePath -InnerException $InnerException
-}
-
-function Assert-ChildHealthy {
-    param([hashtable]$State)
-    if ($null -ne $State.Fatal) { $State.Cmdlet.ThrowTerminatingError($State.Fatal) }
-    if ($State.StdoutEof -and $null -eq $State.Bye) { $State.Cmdlet.ThrowTerminatingError((New-ChildDiedRecord -State $State)) }
-}
-
-function Write-ReadyEntry {
-    # Output strictly in input order: local failures wait behind earlier requests in flight.
-    param([hashtable]$State)
-    while ($State.Queue.Count -gt 0) {
-        $head = $State.Queue.Peek()
-        if (-not $head.Done) { return }
-        [void]$State.Queue.Dequeue()
-        $State.Completed++
-        if ($null -ne $head.ErrorRecord) {
-            $State.Cmdlet.WriteError($head.ErrorRecord)
-        }
-        elseif ($head.Result.ok) {
-            $State.Succeeded++
-            $State.Cmdlet.WriteObject([string]$head.Result.path)
-        }
-        else {
-            $record = ConvertFrom-ResultError -Entry $head
-            # Signing in fails the same way for every item: one terminating error for the pipeline
-            # instead of one per secret (the executable fails the rest at once with the same error).
-            if ($null -ne $head.Result.error -and [string]$head.Result.error.errorId -eq 'AuthenticationFailed') { $State.Cmdlet.ThrowTerminatingError($record) }
-            $State.Cmdlet.WriteError($record)
-        }
-    }
-}
-
-function ConvertFrom-ResultError {
-    param([hashtable]$Entry)
-    $failure = $Entry.Result.error
-    $vault = $Entry.VaultName
-    $name = $Entry.Name
-    $message = 'The backup failed.'
-    $errorId = 'InternalError'
-    $categoryName = 'NotSpecified'
-    if ($null -ne $failure) {
-        if ($failure.message) { $message = [string]$failure.message }
-        if ($failure.errorId) { $errorId = [string]$failure.errorId }
-        if ($failure.category) { $categoryName = [string]$failure.category }
-        if ($failure.vaultName) { $vault = [string]$failure.vaultName }
-        if ($failure.name) { $name = [string]$failure.name }
-    }
-    if ($vault -and $name) { $message = "{0} (vault '{1}', secret '{2}')" -f $message, $vault, $name }
-    elseif ($Entry.SecretId) { $message = "{0} (secret '{1}')" -f $message, $Entry.SecretId }
-    return New-ErrorRecord -Message $message -ErrorId $errorId -Category (ConvertTo-ErrorCategory -Name $categoryName) -TargetObject $Entry.Target
-}
-
-function Add-LocalError {
-    param([hashtable]$State, [System.Management.Automation.ErrorRecord]$ErrorRecord)
-    $State.Queue.Enqueue(@{ Done = $true; ErrorRecord = $ErrorRecord })
-    $State.Accepted++
+function ConvertTo-JsonValue {
+    param([string]$Value)
+    if ($script:PlainJsonText.IsMatch($Value)) { return '"' + $Value + '"' }
+    return ConvertTo-JsonString -Value $Value
 }
 
 function Invoke-BackupItem {
+    # The per-item path: only what PowerShell must do (identity, ShouldProcess, the path against
+    # the PowerShell location, the overwrite prompt) and one protocol line. Everything an item
+    # shares with the others went once, in the pipeline's 'begin'.
     param(
         [hashtable]$State,
         [string]$ParameterSetName,
@@ -899,12 +1119,10 @@ function Invoke-BackupItem {
         return
     }
 
-    $request = [ordered]@{ type = 'backup'; id = 0 }
-    if ($null -ne $secretId) { $request.secretId = $secretId }
-    else { $request.vaultName = $VaultName; $request.name = $Name }
-
     $forceWrite = $Force
     $target = $null
+    $after = $null
+    $file = $null
     if ($OutputFile) {
         $target = Resolve-OutputFile -Cmdlet $cmdlet -OutputFile $OutputFile -TargetObject $targetObject
         if ($target -is [System.Management.Automation.ErrorRecord]) {
@@ -914,18 +1132,20 @@ function Invoke-BackupItem {
         }
     }
     if ($null -ne $target -and -not $target.IsDirectory) {
-        $resolved = $target.Path
-        $request.outputFile = $resolved
+        $file = $target.Path
         # A directory gets a fresh default name inside it, so there is nothing to overwrite. A path
         # already targeted earlier in this pipeline counts as existing: its file may not be written yet.
-        $exists = -not [System.IO.Directory]::Exists($resolved) -and ([System.IO.File]::Exists($resolved) -or $State.Targets.Contains($resolved))
+        $earlier = [long]0
+        $targetedBefore = $State.Targets.TryGetValue($file, [ref]$earlier)
+        if ($targetedBefore) { $after = $earlier }
+        $exists = -not [System.IO.Directory]::Exists($file) -and ($targetedBefore -or [System.IO.File]::Exists($file))
         if ($exists -and -not $Force) {
             $yesToAll = [bool]$State.YesToAll
             $noToAll = [bool]$State.NoToAll
             $confirmed = $false
             $promptFailure = $null
             try {
-                $confirmed = $cmdlet.ShouldContinue(("Overwrite existing file at '{0}' ?" -f $resolved), 'Overwrite File ?', [ref]$yesToAll, [ref]$noToAll)
+                $confirmed = $cmdlet.ShouldContinue(("Overwrite existing file at '{0}' ?" -f $file), 'Overwrite File ?', [ref]$yesToAll, [ref]$noToAll)
             }
             catch {
                 if ($_.Exception -is [System.Management.Automation.PipelineStoppedException]) { throw }
@@ -934,41 +1154,120 @@ function Invoke-BackupItem {
             $State.YesToAll = $yesToAll
             $State.NoToAll = $noToAll
             if ($null -ne $promptFailure) {
-                Add-LocalError -State $State -ErrorRecord (New-ErrorRecord -Message ("The file '{0}' already exists and cannot be confirmed for overwriting here ({1}). Use -Force to overwrite it." -f $resolved, $promptFailure.Message) -ErrorId 'FileExists' -Category ResourceExists -TargetObject $targetObject -InnerException $promptFailure)
+                Add-LocalError -State $State -ErrorRecord (New-ErrorRecord -Message ("The file '{0}' already exists and cannot be confirmed for overwriting here ({1}). Use -Force to overwrite it." -f $file, $promptFailure.Message) -ErrorId 'FileExists' -Category ResourceExists -TargetObject $targetObject -InnerException $promptFailure)
                 Sync-Output -State $State
                 return
             }
             if (-not $confirmed) {
-                Write-Verbose ("Not overwriting '{0}'." -f $resolved)
+                Write-Verbose ("Not overwriting '{0}'." -f $file)
                 Sync-Output -State $State
                 return
             }
             $forceWrite = $true
         }
-        [void]$State.Targets.Add($resolved)
-        if ($State.VerboseOn) { Write-Verbose ("Backing up secret '{0}' from vault '{1}' to '{2}'." -f $Name, $VaultName, $resolved) }
+        if ($State.VerboseOn) { Write-Verbose ("Backing up secret '{0}' from vault '{1}' to '{2}'." -f $Name, $VaultName, $file) }
     }
     else {
         if ($null -ne $target) { $directory = $target.Path }
         else { $directory = $cmdlet.SessionState.Path.CurrentFileSystemLocation.ProviderPath }
-        $request.directory = $directory
         if ($State.VerboseOn) { Write-Verbose ("Backing up secret '{0}' from vault '{1}' into directory '{2}'." -f $Name, $VaultName, $directory) }
     }
-    $request.force = [bool]$forceWrite
 
-    if ($null -eq $State.Process) { Start-BackupChild -State $State }
-    else { Update-AzToken -State $State }
-    $requestId = $State.NextId
-    $State.NextId = $requestId + 1
-    $request.id = $requestId
-    $entry = @{ Done = $false; Result = $null; ErrorRecord = $null; Target = $targetObject; VaultName = $VaultName; Name = $Name; SecretId = $secretId }
-    $State.Pending[[string]$requestId] = $entry
+    if ($null -eq $State.Session) { Connect-BackupPipeline -State $State }
+    $session = $State.Session
+    $requestId = $session.NextId
+    $session.NextId = $requestId + 1
+    $line = '{"type":"backup","pipeline":' + $State.Id + ',"id":' + $requestId
+    if ($null -ne $secretId) { $line += ',"secretId":' + (ConvertTo-JsonValue -Value $secretId) }
+    else { $line += ',"vaultName":' + (ConvertTo-JsonValue -Value $VaultName) + ',"name":' + (ConvertTo-JsonValue -Value $Name) }
+    if ($null -ne $file) {
+        $line += ',"outputFile":' + (ConvertTo-JsonValue -Value $file)
+        if ($null -ne $after) { $line += ',"after":' + $after }
+        $State.Targets[$file] = $requestId
+    }
+    else { $line += ',"directory":' + (ConvertTo-JsonValue -Value $directory) }
+    if ($forceWrite) { $line += ',"force":true}' } else { $line += ',"force":false}' }
+
+    $entry = @{ Done = $false; Path = $null; Failure = $null; ErrorRecord = $null; Target = $targetObject; Id = $requestId; Logged = 0 }
+    $session.Pending[[string]$requestId] = $entry
     $State.Queue.Enqueue($entry)
     $State.Accepted++
-    Send-ChildMessage -State $State -Message $request
+    Send-SessionLine -Session $session -Pipeline $State -Line $line
     if ($State.SyncWatch.ElapsedMilliseconds -ge 20) {
         $State.SyncWatch.Restart()
         Sync-Output -State $State
+    }
+}
+
+function Sync-Output {
+    # Non-blocking: emit whatever is ready without waiting for the executable.
+    param([hashtable]$State)
+    $session = $State.Session
+    if ($null -ne $session) { Read-SessionStream -Session $session -Pipeline $State }
+    Write-ReadyEntry -State $State
+    Write-BackupProgress -State $State
+    if ($null -ne $session) { Assert-SessionHealthy -State $State }
+}
+
+function Complete-BackupPipeline {
+    # Normal end of the pipeline. 'end' goes out only once every result is in, so that a stop while
+    # results still come can cancel what is left rather than wait for it; nothing is left to wait
+    # for after it (its 'done' is read past by whichever call reads next).
+    param([hashtable]$State)
+    $State.InputEnded = $true
+    $session = $State.Session
+    if ($null -ne $session) {
+        while ($State.Queue.Count -gt 0 -and -not $session.StdoutEof -and $null -eq $session.Fatal) {
+            Read-SessionStream -Session $session -Pipeline $State -TimeoutMs 100
+            Write-ReadyEntry -State $State
+            Write-BackupProgress -State $State
+        }
+        Assert-SessionHealthy -State $State
+        Send-SessionLine -Session $session -Pipeline $State -Line ('{"type":"end","pipeline":' + $State.Id + '}')
+        $State.DoneMessage = $true
+        Disconnect-BackupPipeline -State $State
+    }
+    Write-ReadyEntry -State $State
+}
+
+function Stop-BackupPipeline {
+    # The pipeline was stopped (Ctrl+C, Select-Object -First, a downstream throw) or failed: its
+    # queued and in-flight backups are cancelled in the executable, which removes their temporary
+    # files, and the session stays for the next call. One that does not confirm in time is ended.
+    param([hashtable]$State)
+    $session = $State.Session
+    if ($null -eq $session) { return }
+    # A stopped pipeline may no longer write to its streams.
+    $State.Quiet = $true
+    $confirmed = $false
+    if ($null -ne $session.Process -and $null -eq $session.Fatal -and -not $session.StdoutEof) {
+        try {
+            if ($null -eq $State.DoneMessage) {
+                $session.Stdin.Write('{"type":"cancel","pipeline":' + $State.Id + "}`n")
+                $session.Stdin.Flush()
+                $watch = [System.Diagnostics.Stopwatch]::StartNew()
+                while (-not $State.Cancelled -and $null -eq $State.DoneMessage -and -not $session.StdoutEof -and $null -eq $session.Fatal -and $watch.ElapsedMilliseconds -lt $script:AbortGraceMs) {
+                    Read-SessionStream -Session $session -Pipeline $State -TimeoutMs 50
+                }
+            }
+            $confirmed = $State.Cancelled -or $null -ne $State.DoneMessage
+        }
+        catch { $confirmed = $false }
+    }
+    if (-not $confirmed) { Close-BackupSession -Session $session -GraceMs $script:AbortGraceMs }
+    Disconnect-BackupPipeline -State $State
+}
+
+function Stop-StalePipeline {
+    # A pipeline is stale when it can no longer reach its end block: stopped, or ended by a
+    # terminating error elsewhere in it, on a host without a clean block (5.1, 7.2). PowerShell
+    # disposes such a pipeline's commands, which clears their CommandRuntime. Live pipelines (a
+    # nested invocation's caller) are left alone.
+    foreach ($state in @($script:LivePipelines.ToArray())) {
+        $stale = $true
+        try { $stale = $null -eq $state.Cmdlet.CommandRuntime -or $state.Cmdlet.Stopping }
+        catch { $stale = $true }
+        if ($stale) { Stop-BackupPipeline -State $state }
     }
 }
 
@@ -1001,109 +1300,6 @@ function Write-BackupSummary {
     if ($State.Completed -eq 0) { return }
     $text = 'Backed up {0} of {1} secret(s) in {2} s.' -f $State.Succeeded, $State.Completed, $State.Started.Elapsed.TotalSeconds.ToString('0.00', [System.Globalization.CultureInfo]::InvariantCulture)
     Write-Information -MessageData $text -Tags 'Az.KeyVault.Backup'
-}
-
-function Sync-Output {
-    # Non-blocking: emit whatever is ready without waiting for the executable.
-    param([hashtable]$State)
-    if ($null -ne $State.Process) { Read-ChildStream -State $State }
-    Write-ReadyEntry -State $State
-    Write-BackupProgress -State $State
-    if ($null -ne $State.Process) { Assert-ChildHealthy -State $State }
-}
-
-function Complete-BackupChild {
-    # Normal end of the pipeline. 'end' goes out only after the last result: once it is sent,
-    # closing stdin no longer means abort, so a stop during the wait could not cancel the work.
-    param([hashtable]$State)
-    $State.InputEnded = $true
-    if ($null -ne $State.Process) {
-        while ($State.Queue.Count -gt 0 -and -not $State.StdoutEof) {
-            Read-ChildStream -State $State -TimeoutMs 100
-            Write-ReadyEntry -State $State
-            Write-BackupProgress -State $State
-            if ($null -ne $State.Fatal) { $State.Cmdlet.ThrowTerminatingError($State.Fatal) }
-        }
-        Assert-ChildHealthy -State $State
-        Send-ChildMessage -State $State -Message ([ordered]@{ type = 'end' })
-        while ($null -eq $State.Bye -and -not $State.StdoutEof) {
-            Read-ChildStream -State $State -TimeoutMs 100
-            Write-ReadyEntry -State $State
-            if ($null -ne $State.Fatal) { $State.Cmdlet.ThrowTerminatingError($State.Fatal) }
-        }
-        Write-ReadyEntry -State $State
-        Assert-ChildHealthy -State $State
-        if ($State.Queue.Count -gt 0) {
-            $State.Cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ('The az-keyvault-backup process finished without answering {0} request(s).' -f $State.Queue.Count) -ErrorId 'ProtocolError' -Category InvalidData -TargetObject $State.ExecutablePath))
-        }
-        # Drain stderr to its end so the last warnings are not lost.
-        $watch = [System.Diagnostics.Stopwatch]::StartNew()
-        while (-not $State.StderrEof -and $watch.ElapsedMilliseconds -lt 10000) {
-            Read-ChildStream -State $State -TimeoutMs 100
-        }
-        $process = $State.Process
-        while (-not $process.HasExited -and $watch.ElapsedMilliseconds -lt 10000) { [void]$process.WaitForExit(100) }
-        if ($process.HasExited -and $process.ExitCode -ne 0) {
-            Write-Verbose ('az-keyvault-backup exited with code {0}.' -f $process.ExitCode)
-        }
-    }
-    Write-ReadyEntry -State $State
-}
-
-function Stop-BackupChild {
-    # Abort: closing stdin without 'end' makes the executable cancel, remove its temporary files
-    # and exit; Kill is only for a child that does not manage that in time.
-    param([hashtable]$State)
-    $process = $State.Process
-    if ($null -eq $process) { return }
-    $State.Process = $null
-    try {
-        if ($null -ne $State.Stdin) { try { $State.Stdin.Dispose() } catch { Write-Debug 'stdin already closed' } }
-        $watch = [System.Diagnostics.Stopwatch]::StartNew()
-        try {
-            while (-not $process.HasExited -and $watch.ElapsedMilliseconds -lt $script:AbortGraceMs) { [void]$process.WaitForExit(100) }
-            if ($process.HasExited) { Write-Debug ('az-keyvault-backup aborted in {0} ms, exit code {1}.' -f $watch.ElapsedMilliseconds, $process.ExitCode) }
-            else { Write-Debug 'az-keyvault-backup did not end after stdin closed; killing it.'; $process.Kill(); [void]$process.WaitForExit(1000) }
-        }
-        catch { Write-Debug ('Ending the child: {0}' -f $_.Exception.Message) }
-    }
-    finally {
-        Remove-LiveChild -State $State
-        try { $process.Dispose() } catch { Write-Debug 'dispose failed' }
-    }
-}
-
-function Remove-LiveChild {
-    param([hashtable]$State)
-    for ($i = $script:LiveChildren.Count - 1; $i -ge 0; $i--) {
-        if ([object]::ReferenceEquals($script:LiveChildren[$i], $State)) { $script:LiveChildren.RemoveAt($i) }
-    }
-}
-
-function Close-BackupChild {
-    param([hashtable]$State)
-    $process = $State.Process
-    if ($null -eq $process) { return }
-    $State.Process = $null
-    Remove-LiveChild -State $State
-    if (-not $process.HasExited) {
-        try { $process.Kill() } catch { Write-Debug ('Ending the child: {0}' -f $_.Exception.Message) }
-    }
-    try { $process.Dispose() } catch { Write-Debug 'dispose failed' }
-}
-
-function Stop-StaleChild {
-    # A child is stale when its pipeline can no longer reach its end block: stopped, or ended by a
-    # terminating error elsewhere in it. PowerShell disposes such a pipeline's commands, which
-    # clears their CommandRuntime. Live pipelines (a nested invocation's caller) are left alone.
-    foreach ($state in @($script:LiveChildren.ToArray())) {
-        $stale = $true
-        try {
-            $stale = $null -eq $state.Process -or $state.Process.HasExited -or $null -eq $state.Cmdlet.CommandRuntime -or $state.Cmdlet.Stopping
-        }
-        catch { $stale = $true }
-        if ($stale) { Stop-BackupChild -State $state; Remove-LiveChild -State $state }
-    }
 }
 
 function Backup-AzKeyVaultSecret {
@@ -1299,7 +1495,9 @@ function Backup-AzKeyVaultSecret {
         }
         # Windows PowerShell maps -Debug to Inquire, which would prompt on every protocol line.
         if ($PSBoundParameters.ContainsKey('Debug') -and $DebugPreference -eq 'Inquire') { $DebugPreference = 'Continue' }
-        Stop-StaleChild
+        # Both cost a call only when there is something to look at.
+        if ($script:LivePipelines.Count -gt 0) { Stop-StalePipeline }
+        if ($script:SessionRegistry.Count -gt $script:Sessions.Count) { Close-OrphanedSession }
         $logLevel = 'warning'
         if ($DebugPreference -ne 'SilentlyContinue' -and $DebugPreference -ne 'Ignore') { $logLevel = 'debug' }
         elseif ($VerbosePreference -ne 'SilentlyContinue' -and $VerbosePreference -ne 'Ignore') { $logLevel = 'verbose' }
@@ -1317,7 +1515,7 @@ function Backup-AzKeyVaultSecret {
             # or a terminating error: the end block will not run, so end the child here.
             if (-not $finished) {
                 Write-BackupProgress -State $pipelineState -Done
-                Stop-BackupChild -State $pipelineState
+                Stop-BackupPipeline -State $pipelineState
             }
         }
     }
@@ -1325,44 +1523,48 @@ function Backup-AzKeyVaultSecret {
     end {
         $finished = $false
         try {
-            Complete-BackupChild -State $pipelineState
+            Complete-BackupPipeline -State $pipelineState
             $finished = $true
             Write-BackupSummary -State $pipelineState
         }
         finally {
             Write-BackupProgress -State $pipelineState -Done
-            if ($finished) { Close-BackupChild -State $pipelineState }
-            else { Stop-BackupChild -State $pipelineState }
+            if (-not $finished) { Stop-BackupPipeline -State $pipelineState }
         }
     }
 }
 
-function Stop-UnfinishedChild {
+function Stop-UnfinishedPipeline {
     # The clean block's work (PowerShell 7.3+), which runs however the pipeline ended: also when it
     # was stopped or failed while an upstream command ran, when neither our process block's finally
-    # nor our end block runs. After a normal end the child is already closed and this does nothing.
+    # nor our end block runs. After a normal end the pipeline is already answered and this does nothing.
     param($State)
-    if ($null -eq $State -or $State -isnot [hashtable] -or $null -eq $State.Process) { return }
+    if ($null -eq $State -or $State -isnot [hashtable] -or $null -eq $State.Session) { return }
     try { Write-BackupProgress -State $State -Done } catch { Write-Debug 'progress not completed' }
-    Stop-BackupChild -State $State
+    Stop-BackupPipeline -State $State
 }
 
 # 'clean' only parses on PowerShell 7.3 and later, and this file must parse on 5.1: so on 7.3+
 # the function is defined again from its own text with a clean block added. The text is the one
 # above (help included), and it is dot-sourced here, so it binds to this module's session state.
-# Older versions rely on Stop-StaleChild and OnRemove instead.
+# Older versions rely on Stop-StalePipeline and OnRemove instead.
 if ($PSVersionTable.PSVersion -ge [version]'7.3') {
     $backupFunctionAst = ${function:Backup-AzKeyVaultSecret}.Ast
     $backupFunctionText = $backupFunctionAst.Extent.Text
     # The body's closing brace: the clean block goes just before it, after end.
     $cleanAt = $backupFunctionAst.Body.Extent.EndOffset - 1 - $backupFunctionAst.Extent.StartOffset
-    $cleanBlock = "`n    clean {`n        Stop-UnfinishedChild -State (Get-Variable -Name pipelineState -Scope 0 -ValueOnly -ErrorAction Ignore)`n    }`n"
+    $cleanBlock = "`n    clean {`n        Stop-UnfinishedPipeline -State (Get-Variable -Name pipelineState -Scope 0 -ValueOnly -ErrorAction Ignore)`n    }`n"
     . ([scriptblock]::Create($backupFunctionText.Substring(0, $cleanAt) + $cleanBlock + $backupFunctionText.Substring($cleanAt)))
     Remove-Variable -Name backupFunctionAst, backupFunctionText, cleanAt, cleanBlock
 }
 
+$script:SessionRegistry = Get-SessionRegistry
+
 $ExecutionContext.SessionState.Module.OnRemove = {
-    foreach ($state in @($script:LiveChildren.ToArray())) { Stop-BackupChild -State $state }
+    # Remove-Module and Import-Module -Force: every pipeline still open is cancelled, and each
+    # session executable ends (stdin closed), so none outlives the module instance that started it.
+    foreach ($state in @($script:LivePipelines.ToArray())) { Stop-BackupPipeline -State $state }
+    foreach ($session in @($script:Sessions.ToArray())) { Close-BackupSession -Session $session -GraceMs $script:AbortGraceMs }
 }
 
 Export-ModuleMember -Function Backup-AzKeyVaultSecret

@@ -61,6 +61,30 @@ function exitWhenFlushed(): void {
   process.stdout.write('', () => process.stderr.write('', () => process.exit()));
 }
 
+// A session executable outlives pipelines, so its end must not hang on stdin's EOF alone: on
+// Windows another child that inherited the pipe's handle would keep it open after PowerShell died.
+// If the parent is gone (re-parented on Unix, no such process on Windows), input counts as ended.
+function endWhenParentGoes(lines: ReturnType<typeof createInterface>): ReturnType<typeof createInterface> {
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    let gone = process.ppid !== parent;
+    if (!gone) {
+      try {
+        process.kill(parent, 0);
+      } catch (error) {
+        gone = (error as NodeJS.ErrnoException).code === 'ESRCH';
+      }
+    }
+    if (gone) {
+      clearInterval(watch);
+      lines.close();
+    }
+  }, 500);
+  watch.unref();
+  lines.once('close', () => clearInterval(watch));
+  return lines;
+}
+
 async function main(): Promise<void> {
   const { createParser } = await import('./parser.js');
   const parser = createParser({
@@ -70,7 +94,7 @@ async function main(): Promise<void> {
     cwd: process.cwd(),
     stdout: (line) => process.stdout.write(`${line}\n`),
     stderr: (line) => process.stderr.write(`${line}\n`),
-    stdinLines: () => createInterface({ input: process.stdin, crlfDelay: Infinity }),
+    stdinLines: () => endWhenParentGoes(createInterface({ input: process.stdin, crlfDelay: Infinity })),
     setExitCode: (code) => {
       process.exitCode = code;
     },

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { backupSecret, type BackupDependencies, type BackupRequest } from '../core/backup.js';
 import { TempFileRegistry } from '../core/atomic-write.js';
-import { BackupCredential } from '../core/credential.js';
+import { BackupCredential, type BackupCredentialSettings, type SuppliedToken } from '../core/credential.js';
 import { chainOptionsFor, defaultChainFactory } from '../core/credential-chain.js';
 import { BackupError, ERROR_KINDS } from '../core/errors.js';
 import { toBackupError } from '../core/error-mapping.js';
@@ -10,7 +10,8 @@ import type { Logger } from '../core/logger.js';
 import { createSecretClients, DEFAULT_TRANSPORT, type TransportOptions } from '../core/secret-client.js';
 import { PUBLIC_DNS_SUFFIX, validateDnsSuffix, validateOverride, type VaultAddressing } from '../core/vault-address.js';
 import { serve } from '../protocol/serve.js';
-import { LOG_LEVELS, stderrLogger, type LogLevel } from './logger.js';
+import type { PipelineSettings } from '../protocol/messages.js';
+import { LOG_LEVELS, pipelineRoutedLogger, stderrLogger, type LogLevel } from './logger.js';
 
 /** Everything the CLI needs from the outside world, passed in so tests can drive it. */
 export interface CliEnvironment {
@@ -29,13 +30,15 @@ export interface CliEnvironment {
   /** Registry of temp files, so the signal handlers can remove them. */
   registry: TempFileRegistry;
   /** Hook for tests: replace the credential chain. */
-  makeCredential?(logger: Logger): BackupCredential;
+  makeCredential?(logger: Logger, settings?: BackupCredentialSettings): BackupCredential;
 }
 
 export const VAULT_URL_ENV = 'AZ_KEYVAULT_BACKUP_VAULT_URL';
 export const DNS_SUFFIX_ENV = 'AZ_KEYVAULT_BACKUP_VAULT_DNS_SUFFIX';
 /** Lets a benchmark or a test lift the per-vault rate ceiling of processes the module starts. */
 export const MAX_RPS_ENV = 'AZ_KEYVAULT_BACKUP_MAX_REQUESTS_PER_SECOND';
+/** How long a session executable waits with no pipeline before it ends, unless --idle-timeout-seconds says. */
+export const DEFAULT_IDLE_TIMEOUT_SECONDS = 300;
 
 export const EXIT_CODES_HELP = Object.entries(ERROR_KINDS)
   .map(([kind, info]) => `  ${String(info.exitCode).padStart(2)}  ${kind} (${info.errorId})`)
@@ -100,6 +103,48 @@ function withCommon<T>(y: Argv<T>) {
     });
 }
 
+/**
+ * What a session keeps between pipelines: one credential per Az context ('' is the executable's
+ * own sign-in), and one set of dependencies per context, concurrency and cloud.
+ */
+function createSessionServices(wiring: {
+  makeCredential(settings: BackupCredentialSettings): BackupCredential;
+  dependenciesFor(settings: PipelineSettings, credential: BackupCredential): BackupDependencies;
+}) {
+  const credentials = new Map<string, BackupCredential>();
+  const dependencySets = new Map<string, BackupDependencies>();
+  let requester: ((context: string, tenantId: string | undefined) => void) | undefined;
+  const credentialFor = (context: string): BackupCredential => {
+    let credential = credentials.get(context);
+    if (credential === undefined) {
+      credential = wiring.makeCredential({ askBeforeFirstToken: context !== '' });
+      if (requester !== undefined) {
+        const ask = requester;
+        credential.enableTokenRequests((tenantId) => ask(context, tenantId));
+      }
+      credentials.set(context, credential);
+    }
+    return credential;
+  };
+  return {
+    dependencies(settings: PipelineSettings): BackupDependencies {
+      const key = JSON.stringify([settings.context, settings.concurrency ?? null, settings.dnsSuffix ?? null]);
+      let deps = dependencySets.get(key);
+      if (deps === undefined) {
+        deps = wiring.dependenciesFor(settings, credentialFor(settings.context));
+        dependencySets.set(key, deps);
+      }
+      return deps;
+    },
+    supplyToken: (context: string, token: SuppliedToken): void => credentialFor(context).supply(token),
+    declineToken: (context: string, tenantId: string | undefined, message: string | undefined): void => credentialFor(context).decline(tenantId, message),
+    enableTokenRequests(send: (context: string, tenantId: string | undefined) => void): void {
+      requester = send;
+      for (const [context, credential] of credentials) credential.enableTokenRequests((tenantId) => send(context, tenantId));
+    },
+  };
+}
+
 function reportFailure(cli: CliEnvironment, error: unknown): void {
   const e = toBackupError(error);
   cli.stderr(`az-keyvault-backup: ${e.errorId}: ${e.message}`);
@@ -110,7 +155,7 @@ function reportFailure(cli: CliEnvironment, error: unknown): void {
 export function createParser(cli: CliEnvironment): Argv {
   // AZURE_AUTHORITY_HOST is also read by the SDK itself; here it only decides whether MSAL's instance discovery must be skipped.
   const chain = defaultChainFactory(chainOptionsFor(cli.env['AZURE_AUTHORITY_HOST']));
-  const makeCredential = cli.makeCredential ?? ((logger: Logger) => new BackupCredential(logger, chain));
+  const makeCredential = cli.makeCredential ?? ((logger: Logger, settings?: BackupCredentialSettings) => new BackupCredential(logger, chain, Date.now, settings));
   const dependencies = (addressing: VaultAddressing, transport: TransportOptions, logger: Logger): BackupDependencies => ({
     clientFor: createSecretClients(transport),
     addressing,
@@ -201,7 +246,14 @@ export function createParser(cli: CliEnvironment): Argv {
             defaultDescription: `90% of the service limit: ${DEFAULT_TRANSPORT.maxRequestsPerSecond} (${DEFAULT_TRANSPORT.maxRequestsPerSecond * 10} per 10 s), or ${MAX_RPS_ENV}`,
             describe: 'Requests per second per vault, retries included, counted as the service does: at most R x 10 in any 10 s, so a burst within that goes at once',
           })
+          .option('idle-timeout-seconds', {
+            type: 'number',
+            default: DEFAULT_IDLE_TIMEOUT_SECONDS,
+            describe: 'End the session after this long with no pipeline open (0: only at end of input)',
+          })
           .check((a) => {
+            const idle = a['idle-timeout-seconds'];
+            if (!Number.isFinite(idle) || idle < 0 || idle > 86_400) throw new Error('--idle-timeout-seconds must be from 0 to 86400.');
             if (!Number.isInteger(a.concurrency) || a.concurrency < 1 || a.concurrency > 64) {
               throw new Error('--concurrency must be an integer from 1 to 64.');
             }
@@ -214,32 +266,39 @@ export function createParser(cli: CliEnvironment): Argv {
           .example('$0 serve --log-level verbose < requests.jsonl', 'Answers each request line with a result line'),
       async (args) => {
         if (refused) return;
-        const logger = commandLogger(args['log-level'], 'json');
+        const routed = pipelineRoutedLogger(cli.stderr, args['log-level']);
+        const logger = routed.logger;
+        for (const warning of cli.startupWarnings ?? []) logger.warning(warning);
         try {
           const addressing = addressingFrom(args, cli.env);
-          const credential = makeCredential(logger);
-          const transport: TransportOptions = {
-            ...transportFrom(args, credential, addressing, logger),
-            maxConcurrency: args.concurrency,
-            maxRequestsPerSecond: args['max-requests-per-second'],
-          };
-          const deps = dependencies(addressing, transport, logger);
+          const session = createSessionServices({
+            makeCredential: (settings) => makeCredential(logger, settings),
+            // One set of clients (keep-alive connections, the vault's challenge, the pacer) per Az
+            // context, -ThrottleLimit and cloud: a client caches its token, so contexts never share one.
+            dependenciesFor: (settings, credential) => {
+              const addressed = settings.dnsSuffix !== undefined ? { ...addressing, dnsSuffix: validateDnsSuffix(settings.dnsSuffix) } : addressing;
+              const transport: TransportOptions = {
+                ...transportFrom(args, credential, addressed, logger),
+                maxConcurrency: settings.concurrency ?? args.concurrency,
+                maxRequestsPerSecond: args['max-requests-per-second'],
+              };
+              return dependencies(addressed, transport, logger);
+            },
+          });
           const code = await serve({
             lines: cli.stdinLines(),
             write: cli.stdout,
             logger,
             version: cli.version,
-            // Each vault's gate keeps --concurrency requests on the wire; twice as many backups
-            // may be under way so that writing and fsyncing a file never holds a network slot.
-            // Memory stays bounded: at most that many answers are held at once.
-            concurrency: args.concurrency * 2,
-            backup: (request, signal) => backupSecret(request, deps, signal),
-            targetKey: (request) =>
-              request.outputFile !== undefined && !cli.fs.isDirectory(request.outputFile) ? path.resolve(request.outputFile) : undefined,
+            defaults: { context: '', concurrency: args.concurrency, logLevel: args['log-level'] },
+            idleTimeoutMs: Math.round(args['idle-timeout-seconds'] * 1000),
+            within: routed.within,
+            backup: (request, settings, signal) => backupSecret(request, session.dependencies(settings), signal),
             onAbort: () => cli.registry.removeAll(),
-            supplyToken: (token) => credential.supply(token),
-            declineToken: (tenantId, message) => credential.decline(tenantId, message),
-            enableTokenRequests: (send) => credential.enableTokenRequests(send),
+            diagnosticsWritten: routed.written,
+            supplyToken: session.supplyToken,
+            declineToken: session.declineToken,
+            enableTokenRequests: session.enableTokenRequests,
           });
           cli.setExitCode(code);
         } catch (error) {

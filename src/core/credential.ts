@@ -20,6 +20,12 @@ export type TokenRequester = (tenantId: string | undefined) => void;
 export interface BackupCredentialSettings {
   /** How long a backup waits for the module to answer a tokenRequest before the own chain is tried. */
   tokenRequestTimeoutMs?: number;
+  /**
+   * Ask the module before any token was supplied: the credential of a named Az context, whose
+   * tokens only the module can give. Without it (the executable's own sign-in) the module is
+   * asked only once it has sent a token.
+   */
+  askBeforeFirstToken?: boolean;
 }
 
 // A token handed over by the module (from the user's Az context) is used
@@ -63,6 +69,7 @@ export class BackupCredential implements TokenCredential {
   private readonly chainAttempts = new Map<string, Promise<AccessToken>>();
   private readonly chainFailures = new Map<string, { error: BackupError; at: number }>();
   private readonly tokenRequestTimeoutMs: number;
+  private readonly askBeforeFirstToken: boolean;
 
   constructor(
     private readonly logger: Logger,
@@ -71,6 +78,7 @@ export class BackupCredential implements TokenCredential {
     settings: BackupCredentialSettings = {},
   ) {
     this.tokenRequestTimeoutMs = settings.tokenRequestTimeoutMs ?? DEFAULT_TOKEN_REQUEST_TIMEOUT_MS;
+    this.askBeforeFirstToken = settings.askBeforeFirstToken ?? false;
   }
 
   supply(token: SuppliedToken): void {
@@ -101,9 +109,9 @@ export class BackupCredential implements TokenCredential {
     const ready = this.usable(wanted);
     if (ready !== undefined) return ready;
 
-    if (this.latest !== undefined && this.requester !== undefined) {
-      // Only a module that has an Az context (it sent a token) is asked.
-      const tenant = wanted ?? this.latest.tenantId;
+    if ((this.latest !== undefined || this.askBeforeFirstToken) && this.requester !== undefined) {
+      // Only a module that has an Az context (it sent a token, or named the context) is asked.
+      const tenant = wanted ?? this.latest?.tenantId;
       if (!this.unanswered.has(keyOf(tenant))) {
         await this.ask(tenant, options?.abortSignal);
         const answered = this.usable(wanted);

@@ -2,23 +2,56 @@ import { BackupError } from '../core/errors.js';
 import type { BackupRequest } from '../core/backup.js';
 
 /** Bumped on any incompatible change to docs/protocol.md. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
+
+/** The pipeline a line without a 'pipeline' field belongs to: begun implicitly with the command line's settings. */
+export const DEFAULT_PIPELINE = 0;
+
+export type LineLogLevel = 'warning' | 'verbose' | 'debug';
+const LOG_LEVELS: readonly string[] = ['warning', 'verbose', 'debug'];
 
 /** A protocol line longer than this is refused unread, so no input can exhaust memory. */
 export const MAX_LINE_LENGTH = 64 * 1024;
 
 export type RequestId = string | number;
 
+/** What one pipeline of the module uses throughout: sent once, in its 'begin'. */
+export interface PipelineSettings {
+  /** Whose tokens it uses: '' is the executable's own sign-in; any other value names one Az context of the module. */
+  context: string;
+  dnsSuffix?: string;
+  concurrency?: number;
+  logLevel?: LineLogLevel;
+}
+
 export type Incoming =
   | { type: 'hello'; protocol: number; client?: string; features?: string[] }
-  | { type: 'backup'; id: RequestId; request: BackupRequest }
-  | { type: 'backupInvalid'; id: RequestId; error: BackupError }
-  | { type: 'token'; token: string; expiresOnTimestamp: number; tenantId?: string; resource?: string }
-  | { type: 'tokenUnavailable'; tenantId?: string; message?: string }
-  | { type: 'end' };
+  | { type: 'begin'; pipeline: number; settings: PipelineSettings }
+  | { type: 'backup'; pipeline: number; id: RequestId; request: BackupRequest; after?: RequestId }
+  | { type: 'backupInvalid'; pipeline: number; id: RequestId; error: BackupError }
+  | { type: 'token'; context: string; token: string; expiresOnTimestamp: number; tenantId?: string; resource?: string }
+  | { type: 'tokenUnavailable'; context: string; tenantId?: string; message?: string }
+  | { type: 'cancel'; pipeline: number }
+  | { type: 'end'; pipeline: number };
 
 function isId(value: unknown): value is RequestId {
   return (typeof value === 'string' && value.length > 0 && value.length <= 200) || (typeof value === 'number' && Number.isFinite(value));
+}
+
+function pipelineOf(body: Record<string, unknown>): number {
+  const value = body.pipeline;
+  if (value === undefined) return DEFAULT_PIPELINE;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 2 ** 31) {
+    throw new BackupError('Protocol', "'pipeline' must be a whole number from 0.");
+  }
+  return value;
+}
+
+function contextOf(body: Record<string, unknown>): string {
+  const value = body.context;
+  if (value === undefined || value === null) return '';
+  if (typeof value !== 'string' || value.length > 200) throw new BackupError('Protocol', "'context' must be a short string.");
+  return value;
 }
 
 function optionalString(body: Record<string, unknown>, key: string): string | undefined {
@@ -62,7 +95,28 @@ export function parseLine(raw: string): Incoming {
         ...(Array.isArray(message.features) ? { features: message.features.filter((f): f is string => typeof f === 'string') } : {}),
       };
     case 'end':
-      return { type: 'end' };
+      return { type: 'end', pipeline: pipelineOf(message) };
+    case 'cancel':
+      return { type: 'cancel', pipeline: pipelineOf(message) };
+    case 'begin': {
+      const settings: PipelineSettings = { context: contextOf(message) };
+      if (message.dnsSuffix !== undefined && message.dnsSuffix !== null) {
+        if (typeof message.dnsSuffix !== 'string') throw new BackupError('Protocol', "'dnsSuffix' must be a string.");
+        settings.dnsSuffix = message.dnsSuffix;
+      }
+      if (message.concurrency !== undefined) {
+        const c = message.concurrency;
+        if (typeof c !== 'number' || !Number.isInteger(c) || c < 1 || c > 64) throw new BackupError('Protocol', "'concurrency' must be a whole number from 1 to 64.");
+        settings.concurrency = c;
+      }
+      if (message.logLevel !== undefined) {
+        if (typeof message.logLevel !== 'string' || !LOG_LEVELS.includes(message.logLevel)) {
+          throw new BackupError('Protocol', "'logLevel' must be warning, verbose or debug.");
+        }
+        settings.logLevel = message.logLevel as LineLogLevel;
+      }
+      return { type: 'begin', pipeline: pipelineOf(message), settings };
+    }
     case 'token': {
       if (typeof message.token !== 'string' || message.token.length === 0 || message.token.length > 16384) {
         throw new BackupError('Protocol', "'token' needs a non-empty 'token' string.");
@@ -72,6 +126,7 @@ export function parseLine(raw: string): Incoming {
       }
       return {
         type: 'token',
+        context: contextOf(message),
         token: message.token,
         expiresOnTimestamp: message.expiresOn * 1000,
         tenantId: typeof message.tenantId === 'string' && message.tenantId.length > 0 ? message.tenantId : undefined,
@@ -81,12 +136,16 @@ export function parseLine(raw: string): Incoming {
     case 'tokenUnavailable':
       return {
         type: 'tokenUnavailable',
+        context: contextOf(message),
         tenantId: typeof message.tenantId === 'string' && message.tenantId.length > 0 ? message.tenantId : undefined,
         message: typeof message.message === 'string' ? message.message.slice(0, 2000) : undefined,
       };
     case 'backup': {
       if (!isId(message.id)) throw new BackupError('Protocol', "'backup' needs an 'id' (a number or a short string).");
       const id = message.id;
+      const pipeline = pipelineOf(message);
+      if (message.after !== undefined && !isId(message.after)) throw new BackupError('Protocol', "'after' must be the id of an earlier request.");
+      const after = message.after as RequestId | undefined;
       try {
         if (message.force !== undefined && typeof message.force !== 'boolean') {
           throw new BackupError('InvalidArgument', "'force' must be true or false.");
@@ -99,9 +158,9 @@ export function parseLine(raw: string): Incoming {
           directory: optionalString(message, 'directory'),
           force: message.force === true,
         };
-        return { type: 'backup', id, request };
+        return { type: 'backup', pipeline, id, request, ...(after !== undefined ? { after } : {}) };
       } catch (error) {
-        return { type: 'backupInvalid', id, error: error as BackupError };
+        return { type: 'backupInvalid', pipeline, id, error: error as BackupError };
       }
     }
     default:

@@ -3,130 +3,292 @@ import { toBackupError } from '../core/error-mapping.js';
 import type { BackupOutcome, BackupRequest } from '../core/backup.js';
 import type { SuppliedToken } from '../core/credential.js';
 import type { Logger } from '../core/logger.js';
-import { helloLine, parseLine, PROTOCOL_VERSION, type RequestId } from './messages.js';
-import { OrderedResults } from './ordered-results.js';
+import { composeFailureMessage } from './failure-message.js';
+import { DEFAULT_PIPELINE, helloLine, parseLine, PROTOCOL_VERSION, type Incoming, type LineLogLevel, type PipelineSettings, type RequestId } from './messages.js';
 
 export interface ServeOptions {
   lines: AsyncIterable<string>;
-  /**
-   * The file a request will write when two requests could write the same one
-   * (an explicit output file, not a directory); such requests run one after
-   * the other, in request order, so the later one wins as in Az.
-   */
-  targetKey?(request: BackupRequest): string | undefined;
   /** Writes one protocol line (without the newline) to stdout. */
   write(line: string): void;
+  /** Diagnostics outside any pipeline (the handshake, refused lines, the session ending). */
   logger: Logger;
   version: string;
-  concurrency: number;
-  backup(request: BackupRequest, signal: AbortSignal): Promise<BackupOutcome>;
-  supplyToken(token: SuppliedToken): void;
+  /** The settings of a pipeline whose 'begin' left them out, and of pipeline 0 (no 'begin' needed). */
+  defaults: Required<Omit<PipelineSettings, 'dnsSuffix'>> & Pick<PipelineSettings, 'dnsSuffix'>;
+  /** With no pipeline open for this long, the session ends by itself (0: never). */
+  idleTimeoutMs: number;
+  /** One backup of one pipeline; its diagnostics go to that pipeline at its log level. */
+  backup(request: BackupRequest, settings: PipelineSettings, signal: AbortSignal): Promise<BackupOutcome>;
+  /** Runs fn with the pipeline's diagnostics routed to it (and filtered by its level). */
+  within<T>(pipeline: number, level: LineLogLevel, fn: () => Promise<T>): Promise<T>;
+  supplyToken(context: string, token: SuppliedToken): void;
   /** The module answered a tokenRequest with tokenUnavailable. */
-  declineToken?(tenantId: string | undefined, message: string | undefined): void;
+  declineToken(context: string, tenantId: string | undefined, message: string | undefined): void;
   /** Called after the handshake when the module's hello lists the 'tokenRequest' feature. */
-  enableTokenRequests?(send: (tenantId: string | undefined) => void): void;
-  /** Called when work is aborted, after in-flight requests settled (temp-file cleanup). */
+  enableTokenRequests(send: (context: string, tenantId: string | undefined) => void): void;
+  /** Called when everything was aborted (stdin ended with pipelines open), after in-flight requests settled. */
   onAbort?(): Promise<void> | void;
+  /**
+   * How many diagnostic lines were written for the pipeline so far (finished: it will write no
+   * more). Each result carries it, so the module, which reads stderr apart from stdout, shows a
+   * result only after the diagnostics written before it.
+   */
+  diagnosticsWritten?(pipeline: number, finished?: boolean): number;
+  /** Timers, replaceable by tests. */
+  setTimer?(fn: () => void, ms: number): { cancel(): void };
 }
 
 interface Job {
   id: RequestId;
   request: BackupRequest;
-  /** Fills this request's place in the ordered output. */
-  done(line: string): void;
+  after?: RequestId;
+}
+
+interface Pipeline {
+  id: number;
+  settings: PipelineSettings;
+  abort: AbortController;
+  queue: Job[];
+  head: number;
+  running: number;
+  succeeded: number;
+  failed: number;
+  /** 'end' received: answer 'done' once nothing is left. */
+  ending: boolean;
+  /** 'cancel' received: no more results; answer 'cancelled' once in-flight work settled. */
+  cancelled: boolean;
+  /** Each request's settling, so a request sent with 'after' waits for the one it names. */
+  tails: Map<RequestId, Promise<void>>;
 }
 
 export const EXIT_OK = 0;
 export const EXIT_ABORTED = 130;
+export const EXIT_PROTOCOL_MISMATCH = 11;
+
+const defaultTimer = (fn: () => void, ms: number): { cancel(): void } => {
+  const handle = setTimeout(fn, ms);
+  return { cancel: () => clearTimeout(handle) };
+};
 
 /**
- * Serves the JSON-lines protocol until `end` (exit 0: everything accepted is
- * finished) or EOF without `end` (exit 130: in-flight work is cancelled and
- * nothing more is written to disk).
+ * Serves the JSON-lines protocol (docs/protocol.md) for one PowerShell session:
+ * many pipelines over one process, each begun, ended or cancelled on its own.
+ * Results are written as each backup finishes; the module puts them in order.
+ * The session ends on stdin EOF (in-flight work cancelled, exit 130 if any was
+ * open, else 0) or after idleTimeoutMs with no pipeline open (exit 0).
  */
 export async function serve(options: ServeOptions): Promise<number> {
   const { write, logger } = options;
-  const abort = new AbortController();
-  const output = new OrderedResults<string>(write);
-  let succeeded = 0;
-  let failed = 0;
+  const setTimer = options.setTimer ?? defaultTimer;
+  const pipelines = new Map<number, Pipeline>();
   let lineNumber = 0;
   let greeted = false;
-  let ended = false;
+  let settledWaiter: (() => void) | undefined;
+  // Set once stdin has ended: nobody reads stdout any more.
+  let closing = false;
 
-  const protocolError = (message: string, errorId = 'ProtocolError'): void => {
-    write(JSON.stringify({ type: 'protocolError', errorId, kind: 'Protocol', message, line: lineNumber }));
+  const protocolError = (message: string): void => {
+    write(JSON.stringify({ type: 'protocolError', errorId: 'ProtocolError', kind: 'Protocol', message, line: lineNumber }));
   };
 
-  const failure = (id: RequestId, error: BackupError, request?: BackupRequest): string => {
-    failed++;
-    return JSON.stringify({
+  const logged = (pipeline: number): { logged?: number } => {
+    const count = options.diagnosticsWritten?.(pipeline) ?? 0;
+    return count > 0 ? { logged: count } : {};
+  };
+
+  const failureLine = (pipeline: number, id: RequestId, error: BackupError, request?: BackupRequest): string =>
+    JSON.stringify({
       type: 'result',
       id,
       ok: false,
-      error: { ...error.toJSON(), vaultName: request?.vaultName, name: request?.name, secretId: request?.secretId },
+      error: { ...error.toJSON(), message: composeFailureMessage(error.message, request), vaultName: request?.vaultName, name: request?.name, secretId: request?.secretId },
+      ...logged(pipeline),
     });
+
+  const open = (id: number, settings?: PipelineSettings): Pipeline => {
+    const p: Pipeline = {
+      id,
+      settings: { ...options.defaults, ...settings, context: settings?.context ?? options.defaults.context },
+      abort: new AbortController(),
+      queue: [],
+      head: 0,
+      running: 0,
+      succeeded: 0,
+      failed: 0,
+      ending: false,
+      cancelled: false,
+      tails: new Map(),
+    };
+    pipelines.set(id, p);
+    idle.stop();
+    return p;
   };
 
-  // Accepted requests wait as plain records and only become running work
-  // (promises, SDK state, sockets) when a slot frees, so memory stays flat
-  // however many lines the module sends ahead.
-  const queue: Array<Job | undefined> = [];
-  let head = 0;
-  let running = 0;
-  let idle: (() => void) | undefined;
-  const settled = (): void => {
-    running--;
-    pump();
-    if (running === 0 && head === queue.length) idle?.();
-  };
-  const targetTails = new Map<string, Promise<void>>();
-  const start = ({ id, request, done }: Job): void => {
-    running++;
-    const key = options.targetKey?.(request);
-    const previous = key !== undefined ? targetTails.get(key) : undefined;
-    const work = (previous ?? Promise.resolve()).then(() => options.backup(request, abort.signal));
-    if (key !== undefined) {
-      const tail = work.then(
-        () => undefined,
-        () => undefined,
-      );
-      targetTails.set(key, tail);
-      void tail.then(() => {
-        if (targetTails.get(key) === tail) targetTails.delete(key);
-      });
+  const finishIfDone = (p: Pipeline): void => {
+    if (p.running > 0 || (!p.cancelled && p.head < p.queue.length)) return;
+    if (p.cancelled) {
+      if (!closing) write(JSON.stringify({ type: 'cancelled', pipeline: p.id }));
+    } else if (p.ending) write(JSON.stringify({ type: 'done', pipeline: p.id, succeeded: p.succeeded, failed: p.failed }));
+    else return;
+    options.diagnosticsWritten?.(p.id, true);
+    pipelines.delete(p.id);
+    if (pipelines.size === 0) {
+      idle.start();
+      settledWaiter?.();
     }
+  };
+
+  const concurrencyOf = (p: Pipeline): number =>
+    // Each vault's gate keeps 'concurrency' requests on the wire; twice as many backups may be
+    // under way so that writing and fsyncing a file never holds a network slot.
+    2 * (p.settings.concurrency ?? options.defaults.concurrency);
+
+  const start = (p: Pipeline, job: Job): void => {
+    p.running++;
+    const previous = job.after !== undefined ? p.tails.get(job.after) : undefined;
+    const level = p.settings.logLevel ?? options.defaults.logLevel;
+    const work = (previous ?? Promise.resolve()).then(() => options.within(p.id, level, () => options.backup(job.request, p.settings, p.abort.signal)));
+    const tail = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    p.tails.set(job.id, tail);
     work
       .then(
         (outcome) => {
-          succeeded++;
-          done(JSON.stringify({ type: 'result', id, ok: true, path: outcome.path, bytes: outcome.bytes }));
+          if (p.cancelled) return;
+          p.succeeded++;
+          write(JSON.stringify({ type: 'result', id: job.id, ok: true, path: outcome.path, bytes: outcome.bytes, ...logged(p.id) }));
         },
-        (error: unknown) => done(failure(id, toBackupError(error, request), request)),
+        (error: unknown) => {
+          if (p.cancelled) return;
+          p.failed++;
+          write(failureLine(p.id, job.id, toBackupError(error, job.request), job.request));
+        },
       )
-      .finally(settled);
+      .finally(() => {
+        if (p.tails.get(job.id) === tail) p.tails.delete(job.id);
+        p.running--;
+        pump(p);
+        finishIfDone(p);
+      });
   };
-  const pump = (): void => {
-    while (running < options.concurrency && head < queue.length) {
-      const job = queue[head]!;
-      queue[head++] = undefined;
-      start(job);
-    }
-    if (head > 1024 && head * 2 > queue.length) {
-      queue.splice(0, head);
-      head = 0;
-    }
-  };
-  const allSettled = (): Promise<void> =>
-    new Promise((resolve) => {
-      if (running === 0 && head === queue.length) resolve();
-      else idle = resolve;
-    });
 
-  for await (const line of options.lines) {
+  // Accepted requests wait as plain records and only become running work (promises, SDK state,
+  // sockets) when a slot frees, so memory stays flat however many lines the module sends ahead.
+  const pump = (p: Pipeline): void => {
+    if (p.cancelled) return;
+    const limit = concurrencyOf(p);
+    while (p.running < limit && p.head < p.queue.length) {
+      const job = p.queue[p.head]!;
+      p.queue[p.head++] = undefined as unknown as Job;
+      start(p, job);
+    }
+    if (p.head > 1024 && p.head * 2 > p.queue.length) {
+      p.queue.splice(0, p.head);
+      p.head = 0;
+    }
+  };
+
+  const idle = (() => {
+    let timer: { cancel(): void } | undefined;
+    let fire: (() => void) | undefined;
+    const expired = new Promise<'idle'>((resolve) => {
+      fire = () => resolve('idle');
+    });
+    return {
+      expired,
+      start(): void {
+        timer?.cancel();
+        timer = options.idleTimeoutMs > 0 ? setTimer(() => fire!(), options.idleTimeoutMs) : undefined;
+      },
+      stop(): void {
+        timer?.cancel();
+        timer = undefined;
+      },
+    };
+  })();
+
+  const pipelineFor = (id: number, what: string): Pipeline | undefined => {
+    const existing = pipelines.get(id);
+    if (existing === undefined) return open(id);
+    if (existing.ending || existing.cancelled) {
+      protocolError(`'${what}' for pipeline ${id}, which was already ended or cancelled.`);
+      return undefined;
+    }
+    return existing;
+  };
+
+  const handle = (message: Incoming): void => {
+    switch (message.type) {
+      case 'hello':
+        protocolError("'hello' was already received.");
+        break;
+      case 'begin':
+        if (pipelines.has(message.pipeline)) protocolError(`Pipeline ${message.pipeline} was already begun.`);
+        else open(message.pipeline, message.settings);
+        break;
+      case 'token':
+        options.supplyToken(message.context, { token: message.token, expiresOnTimestamp: message.expiresOnTimestamp, tenantId: message.tenantId, resource: message.resource });
+        logger.debug(`Received a Key Vault token for context '${message.context}' from the module (not shown).`);
+        break;
+      case 'tokenUnavailable':
+        options.declineToken(message.context, message.tenantId, message.message);
+        break;
+      case 'backupInvalid': {
+        const p = pipelineFor(message.pipeline, 'backup');
+        if (p === undefined) break;
+        p.failed++;
+        write(failureLine(p.id, message.id, message.error));
+        break;
+      }
+      case 'backup': {
+        const p = pipelineFor(message.pipeline, 'backup');
+        if (p === undefined) break;
+        p.queue.push({ id: message.id, request: message.request, after: message.after });
+        pump(p);
+        break;
+      }
+      case 'end': {
+        const p = pipelineFor(message.pipeline, 'end');
+        if (p === undefined) break;
+        p.ending = true;
+        finishIfDone(p);
+        break;
+      }
+      case 'cancel': {
+        const p = pipelines.get(message.pipeline);
+        if (p === undefined || p.cancelled) {
+          // Nothing of it is left: still answer, so the module never waits for nothing.
+          if (p === undefined) write(JSON.stringify({ type: 'cancelled', pipeline: message.pipeline }));
+          break;
+        }
+        p.cancelled = true;
+        p.queue = [];
+        p.head = 0;
+        p.abort.abort();
+        finishIfDone(p);
+        break;
+      }
+    }
+  };
+
+  const iterator = options.lines[Symbol.asyncIterator]();
+  idle.start();
+  for (;;) {
+    const next = await Promise.race([iterator.next(), idle.expired]);
+    if (next === 'idle') {
+      if (pipelines.size > 0) continue;
+      logger.verbose(`No pipeline for ${options.idleTimeoutMs / 1000} s: the session ends.`);
+      write(JSON.stringify({ type: 'bye', reason: 'idle' }));
+      return EXIT_OK;
+    }
+    if (next.done === true) break;
+    const line = next.value;
     lineNumber++;
+    if (pipelines.size === 0) idle.start();
     if (line.trim().length === 0) continue;
-    let message;
+    let message: Incoming;
     try {
       message = parseLine(line);
     } catch (error) {
@@ -148,50 +310,47 @@ export async function serve(options: ServeOptions): Promise<number> {
           protocol: PROTOCOL_VERSION,
           message: `The module speaks protocol ${message.protocol}, but az-keyvault-backup ${options.version} speaks protocol ${PROTOCOL_VERSION}.`,
         }));
-        return 11;
+        return EXIT_PROTOCOL_MISMATCH;
       }
       greeted = true;
       write(helloLine(options.version));
       if (message.features?.includes('tokenRequest') === true) {
-        options.enableTokenRequests?.((tenantId) => write(JSON.stringify({ type: 'tokenRequest', ...(tenantId !== undefined ? { tenantId } : {}) })));
+        options.enableTokenRequests((context, tenantId) =>
+          write(JSON.stringify({ type: 'tokenRequest', ...(context !== '' ? { context } : {}), ...(tenantId !== undefined ? { tenantId } : {}) })),
+        );
       }
       logger.debug(`Handshake done with ${message.client ?? 'an unnamed client'} (protocol ${PROTOCOL_VERSION}).`);
       continue;
     }
-    switch (message.type) {
-      case 'hello':
-        protocolError("'hello' was already received.");
-        break;
-      case 'token':
-        options.supplyToken({ token: message.token, expiresOnTimestamp: message.expiresOnTimestamp, tenantId: message.tenantId, resource: message.resource });
-        logger.debug('Received a Key Vault token from the module (not shown).');
-        break;
-      case 'tokenUnavailable':
-        options.declineToken?.(message.tenantId, message.message);
-        break;
-      case 'backupInvalid':
-        output.reserve()(failure(message.id, message.error));
-        break;
-      case 'backup':
-        queue.push({ id: message.id, request: message.request, done: output.reserve() });
-        pump();
-        break;
-      case 'end':
-        ended = true;
-        break;
-    }
-    if (ended) break;
+    handle(message);
   }
 
-  if (!ended) {
-    // EOF without 'end': the pipeline was stopped or PowerShell went away.
-    logger.verbose(`Input ended without 'end'; cancelling ${running + queue.length - head} backup(s) in flight or waiting.`);
-    abort.abort();
-    await allSettled();
-    await options.onAbort?.();
-    return EXIT_ABORTED;
+  // EOF: the module closed stdin (Remove-Module, PowerShell exiting or killed). A pipeline that was
+  // ended finishes and is answered; any other is cancelled at once, as nobody will read its results.
+  idle.stop();
+  let waiting = 0;
+  let cancelled = 0;
+  for (const p of pipelines.values()) {
+    if (p.ending) continue;
+    cancelled++;
+    waiting += p.running + p.queue.length - p.head;
+    p.cancelled = true;
+    p.queue = [];
+    p.head = 0;
+    p.abort.abort();
   }
-  await allSettled();
-  write(JSON.stringify({ type: 'bye', succeeded, failed }));
-  return EXIT_OK;
+  if (cancelled > 0) {
+    closing = true;
+    logger.verbose(`Input ended with ${cancelled} pipeline(s) open; cancelling ${waiting} backup(s) in flight or waiting.`);
+  }
+  const settled = new Promise<void>((resolve) => {
+    settledWaiter = resolve;
+  });
+  for (const p of [...pipelines.values()]) finishIfDone(p);
+  if (pipelines.size > 0) await settled;
+  if (cancelled === 0) return EXIT_OK;
+  await options.onAbort?.();
+  return EXIT_ABORTED;
 }
+
+export { DEFAULT_PIPELINE };

@@ -1,8 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { parseLine, MAX_LINE_LENGTH, PROTOCOL_VERSION } from '../../src/protocol/messages.js';
-import { OrderedResults } from '../../src/protocol/ordered-results.js';
 import { Limiter } from '../../src/core/throttle-limiter.js';
-import { serve } from '../../src/protocol/serve.js';
+import { serve, type ServeOptions } from '../../src/protocol/serve.js';
 import { BackupError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { BackupRequest } from '../../src/core/backup.js';
@@ -15,16 +14,23 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('protocol messages', () => {
   it('parses hello, backup, token and end', () => {
-    assert.deepEqual(parseLine('{"type":"hello","protocol":1,"client":"m"}'), { type: 'hello', protocol: 1, client: 'm' });
-    assert.deepEqual(parseLine('{"type":"end"}'), { type: 'end' });
-    const backup = parseLine('{"type":"backup","id":3,"vaultName":"v","name":"s","directory":"/d","force":true}');
-    assert.deepEqual(backup, { type: 'backup', id: 3, request: { vaultName: 'v', name: 's', secretId: undefined, outputFile: undefined, directory: '/d', force: true } });
-    const token = parseLine('{"type":"token","token":"t","expiresOn":100,"tenantId":"x","resource":"https://vault.azure.net"}');
-    assert.deepEqual(token, { type: 'token', token: 't', expiresOnTimestamp: 100000, tenantId: 'x', resource: 'https://vault.azure.net' });
+    assert.deepEqual(parseLine('{"type":"hello","protocol":2,"client":"m"}'), { type: 'hello', protocol: 2, client: 'm' });
+    assert.deepEqual(parseLine('{"type":"end"}'), { type: 'end', pipeline: 0 });
+    assert.deepEqual(parseLine('{"type":"end","pipeline":4}'), { type: 'end', pipeline: 4 });
+    assert.deepEqual(parseLine('{"type":"cancel","pipeline":4}'), { type: 'cancel', pipeline: 4 });
+    assert.deepEqual(parseLine('{"type":"begin","pipeline":4,"context":"c1","dnsSuffix":"vault.azure.cn","concurrency":3,"logLevel":"debug"}'), {
+      type: 'begin',
+      pipeline: 4,
+      settings: { context: 'c1', dnsSuffix: 'vault.azure.cn', concurrency: 3, logLevel: 'debug' },
+    });
+    const backup = parseLine('{"type":"backup","pipeline":4,"id":3,"vaultName":"v","name":"s","directory":"/d","force":true,"after":2}');
+    assert.deepEqual(backup, { type: 'backup', pipeline: 4, id: 3, after: 2, request: { vaultName: 'v', name: 's', secretId: undefined, outputFile: undefined, directory: '/d', force: true } });
+    const token = parseLine('{"type":"token","context":"c1","token":"t","expiresOn":100,"tenantId":"x","resource":"https://vault.azure.net"}');
+    assert.deepEqual(token, { type: 'token', context: 'c1', token: 't', expiresOnTimestamp: 100000, tenantId: 'x', resource: 'https://vault.azure.net' });
   });
 
   it('skips a UTF-8 byte order mark before a line (Windows PowerShell 5.1 writes one)', () => {
-    assert.deepEqual(parseLine('\uFEFF{"type":"end"}'), { type: 'end' });
+    assert.deepEqual(parseLine('\uFEFF{"type":"end"}'), { type: 'end', pipeline: 0 });
   });
 
   it('turns a backup with wrong fields but a readable id into a per-id error', () => {
@@ -33,25 +39,9 @@ describe('protocol messages', () => {
   });
 
   it('refuses malformed lines with a Protocol error', () => {
-    for (const line of ['nope', '[]', '1', 'null', '{"type":"x"}', '{"type":"backup"}', '{"type":"backup","id":{}}', '{"type":"hello"}', '{"type":"token","token":""}', 'x'.repeat(MAX_LINE_LENGTH + 1)]) {
+    for (const line of ['nope', '[]', '1', 'null', '{"type":"x"}', '{"type":"backup"}', '{"type":"backup","id":{}}', '{"type":"hello"}', '{"type":"token","token":""}', '{"type":"end","pipeline":-1}', '{"type":"end","pipeline":1.5}', '{"type":"begin","concurrency":65}', '{"type":"begin","logLevel":"loud"}', '{"type":"backup","id":1,"after":{}}', 'x'.repeat(MAX_LINE_LENGTH + 1)]) {
       assert.throws(() => parseLine(line), (e: unknown) => e instanceof BackupError && e.kind === 'Protocol', line.slice(0, 40));
     }
-  });
-});
-
-describe('ordered results', () => {
-  it('emits in reservation order as soon as the head is done', () => {
-    const out: number[] = [];
-    const results = new OrderedResults<number>((v) => out.push(v));
-    const a = results.reserve();
-    const b = results.reserve();
-    const c = results.reserve();
-    c(3);
-    b(2);
-    assert.deepEqual(out, []);
-    a(1);
-    assert.deepEqual(out, [1, 2, 3]);
-    assert.equal(results.pending, 0);
   });
 });
 
@@ -75,140 +65,233 @@ describe('the concurrency limiter', () => {
   });
 });
 
-describe('serve', () => {
-  const hello = JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION });
-  const backupLine = (id: number, name: string) => JSON.stringify({ type: 'backup', id, vaultName: 'v', name, directory: '/d' });
 
-  it('answers in input order while running requests concurrently', async () => {
-    const out: string[] = [];
-    let running = 0;
-    let peak = 0;
-    const code = await serve({
-      lines: linesOf([hello, ...Array.from({ length: 10 }, (_, i) => backupLine(i, `s${i}`)), '{"type":"end"}']),
-      write: (l) => out.push(l),
+/** Lines the test pushes while serve runs, as the module writes them over time. */
+class LineSource implements AsyncIterable<string> {
+  private readonly buffered: string[] = [];
+  private wake: (() => void) | undefined;
+  private closed = false;
+  push(...lines: Array<string | object>): void {
+    for (const l of lines) this.buffered.push(typeof l === 'string' ? l : JSON.stringify(l));
+    this.wake?.();
+  }
+  close(): void {
+    this.closed = true;
+    this.wake?.();
+  }
+  async *[Symbol.asyncIterator](): AsyncIterator<string> {
+    for (;;) {
+      if (this.buffered.length > 0) yield this.buffered.shift()!;
+      else if (this.closed) return;
+      else await new Promise<void>((r) => (this.wake = r));
+    }
+  }
+}
+
+describe('serve (one session, many pipelines)', () => {
+  const hello = { type: 'hello', protocol: PROTOCOL_VERSION, features: ['tokenRequest'] };
+  const backupLine = (pipeline: number, id: number, name: string, extra: Record<string, unknown> = {}) => ({ type: 'backup', pipeline, id, vaultName: 'v', name, directory: '/d', ...extra });
+  const ok = (r: BackupRequest) => ({ vaultName: 'v', name: r.name!, path: `/d/${r.name}`, bytes: 1 });
+
+  function start(overrides: Partial<ServeOptions> & { lines: AsyncIterable<string> }) {
+    const out: Array<Record<string, any>> = [];
+    let notify: (() => void) | undefined;
+    const options: ServeOptions = {
+      write: (l) => {
+        out.push(JSON.parse(l));
+        notify?.();
+      },
       logger: silentLogger,
       version: '9.9.9',
-      concurrency: 4,
+      defaults: { context: '', concurrency: 4, logLevel: 'warning' },
+      idleTimeoutMs: 0,
+      within: (_p, _l, fn) => fn(),
+      backup: async (r) => ok(r),
       supplyToken: () => undefined,
-      backup: async (request: BackupRequest) => {
+      declineToken: () => undefined,
+      enableTokenRequests: () => undefined,
+      ...overrides,
+    };
+    const exit = serve(options);
+    const waitFor = async (test: (m: Record<string, any>) => boolean): Promise<Record<string, any>> => {
+      for (;;) {
+        const found = out.find(test);
+        if (found !== undefined) return found;
+        await new Promise<void>((r) => (notify = r));
+      }
+    };
+    return { out, exit, waitFor };
+  }
+
+  it('can serve pipelines one after the other over one process, answering each with done', async () => {
+    const lines = new LineSource();
+    const s = start({ lines });
+    lines.push(hello, { type: 'begin', pipeline: 1 }, backupLine(1, 1, 'a'), { type: 'end', pipeline: 1 });
+    assert.deepEqual(await s.waitFor((m) => m.type === 'done'), { type: 'done', pipeline: 1, succeeded: 1, failed: 0 });
+    lines.push({ type: 'begin', pipeline: 2 }, backupLine(2, 2, 'b'), { type: 'end', pipeline: 2 });
+    assert.deepEqual(await s.waitFor((m) => m.type === 'done' && m.pipeline === 2), { type: 'done', pipeline: 2, succeeded: 1, failed: 0 });
+    lines.close();
+    assert.equal(await s.exit, 0, 'EOF with no pipeline open is a clean end');
+    assert.deepEqual(s.out[0], { type: 'hello', protocol: PROTOCOL_VERSION, version: '9.9.9' });
+    assert.deepEqual(s.out.filter((m) => m.type === 'result').map((m) => m.id), [1, 2]);
+  });
+
+  it('writes each result as it finishes, with the whole message composed, and at most twice concurrency at once', async () => {
+    let running = 0;
+    let peak = 0;
+    const s = start({
+      lines: linesOf([JSON.stringify(hello), JSON.stringify({ type: 'begin', pipeline: 1, concurrency: 2 }), ...[40, 5, 5, 5, 5, 5].map((ms, i) => JSON.stringify(backupLine(1, i, `s${ms}-${i}`))), JSON.stringify({ type: 'end', pipeline: 1 })]),
+      backup: async (r) => {
         running++;
         peak = Math.max(peak, running);
-        await sleep(Math.random() * 20);
+        await sleep(Number(r.name!.split('-')[0]!.slice(1)));
         running--;
-        if (request.name === 's5') throw new BackupError('NotFound', 'gone', { status: 404, code: 'SecretNotFound' });
-        return { vaultName: 'v', name: request.name!, path: `/d/${request.name}`, bytes: 1 };
+        if (r.name === 's5-3') throw new BackupError('NotFound', 'gone.', { status: 404, code: 'SecretNotFound' });
+        return ok(r);
       },
     });
-    assert.equal(code, 0);
-    const messages = out.map((l) => JSON.parse(l));
-    assert.deepEqual(messages[0], { type: 'hello', protocol: PROTOCOL_VERSION, version: '9.9.9' });
-    assert.deepEqual(messages.slice(1, 11).map((m) => m.id), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    assert.equal(messages[6].ok, false);
-    assert.equal(messages[6].error.errorId, 'SecretNotFound');
-    assert.equal(messages[6].error.category, 'ObjectNotFound');
-    assert.deepEqual(messages[11], { type: 'bye', succeeded: 9, failed: 1 });
-    assert.ok(peak > 1 && peak <= 4, `peak ${peak}`);
+    assert.equal(await s.exit, 0);
+    const results = s.out.filter((m) => m.type === 'result');
+    assert.notEqual(results[0]!.id, 0, 'the slow first request does not hold back the others');
+    assert.equal(peak, 4);
+    const failed = results.find((m) => m.id === 3)!;
+    assert.deepEqual([failed.ok, failed.error.errorId, failed.error.category], [false, 'SecretNotFound', 'ObjectNotFound']);
+    assert.equal(failed.error.message, "gone. (vault 'v', secret 's5-3')");
+    assert.deepEqual(s.out.at(-1), { type: 'done', pipeline: 1, succeeded: 5, failed: 1 });
   });
 
-  it('runs requests for the same file one after the other, in request order, and others alongside', async () => {
+  it("runs a request sent with 'after' once the one it names has settled, and the others alongside", async () => {
     const events: string[] = [];
-    const out: string[] = [];
-    const line = (id: number, extra: Record<string, unknown>) => JSON.stringify({ type: 'backup', id, vaultName: 'v', name: `s${id}`, force: true, ...extra });
-    await serve({
-      lines: linesOf([hello, line(1, { outputFile: '/d/same' }), line(2, { outputFile: '/d/same' }), line(3, { directory: '/d' }), '{"type":"end"}']),
-      write: (l) => out.push(l),
-      logger: silentLogger,
-      version: '1',
-      concurrency: 4,
-      supplyToken: () => undefined,
-      targetKey: (r) => r.outputFile,
+    const s = start({
+      lines: linesOf([hello, backupLine(0, 1, 's1', { outputFile: '/d/same' }), backupLine(0, 2, 's2', { outputFile: '/d/same', after: 1 }), backupLine(0, 3, 's3'), { type: 'end' }].map((l) => JSON.stringify(l))),
       backup: async (r) => {
         events.push(`start ${r.name}`);
-        // The first is the slowest: without ordering the second would finish first.
         await sleep(r.name === 's1' ? 40 : 5);
         events.push(`end ${r.name}`);
-        return { vaultName: 'v', name: r.name!, path: r.outputFile ?? '/d/x', bytes: 1 };
+        if (r.name === 's1') throw new BackupError('Io', 'disk full');
+        return ok(r);
       },
     });
+    await s.exit;
     assert.ok(events.indexOf('end s1') < events.indexOf('start s2'), events.join(', '));
     assert.ok(events.indexOf('start s3') < events.indexOf('end s1'), 'a request for another file does not wait');
-    assert.deepEqual(out.slice(1, 4).map((l) => JSON.parse(l).id), [1, 2, 3]);
   });
 
-  it('keeps serving after a malformed line', async () => {
-    const out: string[] = [];
-    await serve({
-      lines: linesOf([hello, '{oops', backupLine(1, 's'), '{"type":"end"}']),
-      write: (l) => out.push(l),
-      logger: silentLogger,
-      version: '1',
-      concurrency: 1,
-      supplyToken: () => undefined,
-      backup: async (r) => ({ vaultName: 'v', name: r.name!, path: '/d/s', bytes: 1 }),
-    });
-    const messages = out.map((l) => JSON.parse(l));
-    assert.equal(messages[1].type, 'protocolError');
-    assert.equal(messages[1].line, 2);
-    assert.equal(messages[2].ok, true);
-  });
-
-  it('refuses another protocol version, naming both', async () => {
-    const out: string[] = [];
-    const code = await serve({
-      lines: linesOf([JSON.stringify({ type: 'hello', protocol: 99 })]),
-      write: (l) => out.push(l),
-      logger: silentLogger,
-      version: '1',
-      concurrency: 1,
-      supplyToken: () => undefined,
-      backup: async () => assert.fail('no backup expected'),
-    });
-    assert.equal(code, 11);
-    const message = JSON.parse(out[0]!);
-    assert.equal(message.errorId, 'ProtocolVersionMismatch');
-    assert.ok(message.message.includes('99') && message.message.includes(String(PROTOCOL_VERSION)));
-  });
-
-  it('cancels in-flight work and exits 130 when input ends without end', async () => {
-    const out: string[] = [];
-    let sawAbort = false;
-    let aborted = false;
-    const code = await serve({
-      lines: linesOf([hello, backupLine(1, 's')]),
-      write: (l) => out.push(l),
-      logger: silentLogger,
-      version: '1',
-      concurrency: 1,
-      supplyToken: () => undefined,
-      onAbort: () => {
-        aborted = true;
-      },
-      backup: (_r, signal) =>
-        new Promise((_resolve, reject) => {
+  it('cancels one pipeline alone: nothing more of it is written, then cancelled; the other goes on', async () => {
+    const lines = new LineSource();
+    const aborted: string[] = [];
+    const s = start({
+      lines,
+      backup: (r, _settings, signal) =>
+        new Promise((resolve, reject) => {
+          const timer = setTimeout(() => resolve(ok(r)), r.name === 'slow' ? 10_000 : 30);
           signal.addEventListener('abort', () => {
-            sawAbort = true;
+            clearTimeout(timer);
+            aborted.push(r.name!);
             reject(new BackupError('Network', 'cancelled'));
           });
         }),
     });
-    assert.equal(code, 130);
-    assert.ok(sawAbort && aborted);
-    assert.ok(!out.some((l) => JSON.parse(l).type === 'bye'));
+    lines.push(hello, { type: 'begin', pipeline: 1 }, { type: 'begin', pipeline: 2 });
+    lines.push(backupLine(1, 1, 'slow'), backupLine(1, 2, 'slow'), ...Array.from({ length: 20 }, (_, i) => backupLine(1, 10 + i, 'queued')));
+    lines.push(backupLine(2, 100, 'quick'));
+    lines.push({ type: 'cancel', pipeline: 1 });
+    assert.deepEqual(await s.waitFor((m) => m.type === 'cancelled'), { type: 'cancelled', pipeline: 1 });
+    lines.push({ type: 'end', pipeline: 2 });
+    await s.waitFor((m) => m.type === 'done');
+    assert.deepEqual(aborted.filter((n) => n === 'slow').length, 2);
+    assert.ok(!s.out.some((m) => m.type === 'result' && m.id !== 100), JSON.stringify(s.out));
+    assert.deepEqual(s.out.find((m) => m.type === 'result'), { type: 'result', id: 100, ok: true, path: '/d/quick', bytes: 1 });
+    lines.close();
+    assert.equal(await s.exit, 0);
   });
 
-  it('passes supplied tokens to the credential, never echoing them', async () => {
-    const out: string[] = [];
-    const supplied: string[] = [];
-    await serve({
-      lines: linesOf([hello, JSON.stringify({ type: 'token', token: 'tok-secret', expiresOn: 2e9 }), '{"type":"end"}']),
-      write: (l) => out.push(l),
-      logger: silentLogger,
-      version: '1',
-      concurrency: 1,
-      supplyToken: (t) => supplied.push(t.token),
-      backup: async () => assert.fail('no backup expected'),
+  it('on EOF with a pipeline open cancels everything, removes temp files and exits 130 without writing', async () => {
+    const lines = new LineSource();
+    let removed = false;
+    const s = start({
+      lines,
+      onAbort: () => {
+        removed = true;
+      },
+      backup: (_r, _s, signal) => new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new BackupError('Network', 'cancelled')))),
     });
-    assert.deepEqual(supplied, ['tok-secret']);
-    assert.ok(!out.join('\n').includes('tok-secret'));
+    lines.push(hello, backupLine(0, 1, 's'));
+    await sleep(5);
+    lines.close();
+    assert.equal(await s.exit, 130);
+    assert.ok(removed);
+    assert.deepEqual(s.out.map((m) => m.type), ['hello']);
+  });
+
+  it('ends by itself, saying so, after the idle time with no pipeline open, and not while one is', async () => {
+    const lines = new LineSource();
+    const s = start({ lines, idleTimeoutMs: 60, backup: async (r) => (await sleep(150), ok(r)) });
+    lines.push(hello, backupLine(0, 1, 's'), { type: 'end' });
+    assert.equal(await s.exit, 0);
+    assert.deepEqual(s.out.map((m) => m.type), ['hello', 'result', 'done', 'bye']);
+    assert.deepEqual(s.out.at(-1), { type: 'bye', reason: 'idle' });
+  });
+
+  it('gives each pipeline its settings, defaults filling what begin left out, and routes diagnostics to it', async () => {
+    const seen: Array<{ settings: unknown; pipeline: number; level: string }> = [];
+    let scope: { pipeline: number; level: string } | undefined;
+    const s = start({
+      lines: linesOf([hello, { type: 'begin', pipeline: 7, context: 'c1', dnsSuffix: 'vault.azure.cn', logLevel: 'debug' }, backupLine(7, 1, 'a'), backupLine(0, 2, 'b'), { type: 'end', pipeline: 7 }, { type: 'end' }].map((l) => JSON.stringify(l))),
+      within: async (pipeline, level, fn) => {
+        scope = { pipeline, level };
+        return fn();
+      },
+      backup: async (r, settings) => {
+        seen.push({ settings, ...scope! });
+        return ok(r);
+      },
+    });
+    await s.exit;
+    assert.deepEqual(seen, [
+      { settings: { context: 'c1', concurrency: 4, logLevel: 'debug', dnsSuffix: 'vault.azure.cn' }, pipeline: 7, level: 'debug' },
+      { settings: { context: '', concurrency: 4, logLevel: 'warning' }, pipeline: 0, level: 'warning' },
+    ]);
+  });
+
+  it('refuses another protocol version, naming both', async () => {
+    const s = start({ lines: linesOf([JSON.stringify({ type: 'hello', protocol: 1 })]), backup: async () => assert.fail('no backup expected') });
+    assert.equal(await s.exit, 11);
+    assert.equal(s.out[0]!.errorId, 'ProtocolVersionMismatch');
+    assert.ok(s.out[0]!.message.includes('protocol 1') && s.out[0]!.message.includes(`protocol ${PROTOCOL_VERSION}`));
+  });
+
+  it('keeps serving after a malformed line, and refuses work for a pipeline already ended', async () => {
+    const s = start({
+      lines: linesOf([JSON.stringify(hello), '{oops', JSON.stringify(backupLine(0, 1, 's')), '{"type":"end"}', JSON.stringify(backupLine(0, 2, 's'))]),
+      backup: async (r) => (await sleep(20), ok(r)),
+    });
+    assert.equal(await s.exit, 0, 'an ended pipeline still finishes after EOF');
+    assert.equal(s.out[1]!.type, 'protocolError');
+    assert.equal(s.out[1]!.line, 2);
+    assert.ok(s.out.some((m) => m.type === 'result' && m.id === 1 && m.ok));
+    assert.ok(s.out.some((m) => m.type === 'protocolError' && /already ended/.test(m.message)));
+    assert.ok(!s.out.some((m) => m.id === 2));
+    assert.deepEqual(s.out.at(-1), { type: 'done', pipeline: 0, succeeded: 1, failed: 0 });
+  });
+
+  it('passes tokens to the context they name and asks by context, never echoing a token', async () => {
+    const supplied: string[] = [];
+    let ask: ((context: string, tenant: string | undefined) => void) | undefined;
+    const lines = new LineSource();
+    const s = start({
+      lines,
+      supplyToken: (context, t) => supplied.push(`${context}:${t.token}`),
+      declineToken: (context, tenant) => supplied.push(`${context}:declined ${tenant}`),
+      enableTokenRequests: (send) => (ask = send),
+    });
+    lines.push(hello, { type: 'token', context: 'c2', token: 'tok-secret', expiresOn: 2e9 }, { type: 'tokenUnavailable', context: 'c3', tenantId: 't3' });
+    await s.waitFor((m) => m.type === 'hello');
+    ask!('c9', 'tenant-9');
+    lines.close();
+    await s.exit;
+    assert.deepEqual(supplied, ['c2:tok-secret', 'c3:declined t3']);
+    assert.ok(s.out.some((m) => m.type === 'tokenRequest' && m.context === 'c9' && m.tenantId === 'tenant-9'));
+    assert.ok(!JSON.stringify(s.out).includes('tok-secret'));
   });
 });
