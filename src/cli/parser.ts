@@ -268,7 +268,6 @@ export function createParser(cli: CliEnvironment): Argv {
         if (refused) return;
         const routed = pipelineRoutedLogger(cli.stderr, args['log-level']);
         const logger = routed.logger;
-        for (const warning of cli.startupWarnings ?? []) logger.warning(warning);
         try {
           const addressing = addressingFrom(args, cli.env);
           const session = createSessionServices({
@@ -296,6 +295,7 @@ export function createParser(cli: CliEnvironment): Argv {
             backup: (request, settings, signal) => backupSecret(request, session.dependencies(settings), signal),
             onAbort: () => cli.registry.removeAll(),
             diagnosticsWritten: routed.written,
+            pipelineWarnings: cli.startupWarnings,
             supplyToken: session.supplyToken,
             declineToken: session.declineToken,
             enableTokenRequests: session.enableTokenRequests,

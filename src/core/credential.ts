@@ -112,7 +112,9 @@ export class BackupCredential implements TokenCredential {
     if ((this.latest !== undefined || this.askBeforeFirstToken) && this.requester !== undefined) {
       // Only a module that has an Az context (it sent a token, or named the context) is asked.
       const tenant = wanted ?? this.latest?.tenantId;
-      if (!this.unanswered.has(keyOf(tenant))) {
+      // Asked twice at most: a token that arrives already inside the expiry margin (a cache's
+      // last minutes) is asked for once more, when the module's source has renewed it.
+      for (let attempt = 0; attempt < 2 && !this.unanswered.has(keyOf(tenant)) && options?.abortSignal?.aborted !== true; attempt++) {
         await this.ask(tenant, options?.abortSignal);
         const answered = this.usable(wanted);
         if (answered !== undefined) return answered;

@@ -34,6 +34,8 @@ export interface ServeOptions {
    * result only after the diagnostics written before it.
    */
   diagnosticsWritten?(pipeline: number, finished?: boolean): number;
+  /** Warnings every pipeline gets when it opens (a setting that is ignored), so each call shows them. */
+  pipelineWarnings?: readonly string[];
   /** Timers, replaceable by tests. */
   setTimer?(fn: () => void, ms: number): { cancel(): void };
 }
@@ -121,6 +123,11 @@ export async function serve(options: ServeOptions): Promise<number> {
     };
     pipelines.set(id, p);
     idle.stop();
+    if (options.pipelineWarnings !== undefined && options.pipelineWarnings.length > 0) {
+      void options.within(id, p.settings.logLevel ?? options.defaults.logLevel, async () => {
+        for (const warning of options.pipelineWarnings!) logger.warning(warning);
+      });
+    }
     return p;
   };
 

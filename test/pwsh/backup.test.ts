@@ -137,7 +137,7 @@ describe('PowerShell module: Backup-AzKeyVaultSecret against the local vault', f
     assert.equal(run.outputs.length, 3);
     assert.match(String(run.outputs[0]), defaultNamePattern(out, v, 'e1'));
     assert.deepEqual(run.outputs[1], { caught: 'SecretNotFound,Backup-AzKeyVaultSecret', category: 'ObjectNotFound' });
-    assert.equal(run.outputs[2], 0, 'the executable is gone');
+    assert.equal(run.outputs[2], 1, 'the session executable stays for the next call, and only it');
   });
 
   it('puts the default file in the PowerShell location even when the process working directory is elsewhere', async function () {

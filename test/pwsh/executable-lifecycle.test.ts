@@ -12,10 +12,10 @@ import { assertBackupFile, backedUp, backupRequests, defaultNamePattern, filesIn
 // its arguments, then behaves as AZKVB_TRAP_MODE says (by default it fails before the handshake).
 const TRAP = `#!/bin/sh
 echo "$*" >> "$AZKVB_TRAP_LOG"
-hello='{"type":"hello","protocol":1,"version":"9.9.9"}'
+hello='{"type":"hello","protocol":2,"version":"9.9.9"}'
 case "$AZKVB_TRAP_MODE" in
   crash) read -r line; echo "$hello"; read -r line; echo 'TRAP-STDERR-MARKER runtime failure' >&2; exit 70 ;;
-  mismatch) read -r line; echo '{"type":"error","errorId":"ProtocolVersionMismatch","kind":"Protocol","message":"protocol 2 only","protocol":2}'; exit 11 ;;
+  mismatch) read -r line; echo '{"type":"error","errorId":"ProtocolVersionMismatch","kind":"Protocol","message":"protocol 3 only","protocol":3}'; exit 11 ;;
   protocolError) read -r line; echo "$hello"; read -r line; echo '{"type":"protocolError","errorId":"ProtocolError","message":"line 2 is not valid JSON","line":2}'; while read -r line; do :; done; exit 0 ;;
   *) exit 3 ;;
 esac
@@ -95,7 +95,7 @@ describe('PowerShell module: when the executable starts and ends', function () {
     assert.deepEqual(run.errors, []);
     assert.deepEqual(run.outputs[0], { trapped: false }, 'no executable started under -WhatIf');
     assert.deepEqual(run.outputs[1], { caught: 'ExecutableFailed,Backup-AzKeyVaultSecret', category: 'ResourceUnavailable' });
-    assert.equal(readFileSync(trapLog, 'utf8'), 'serve --log-level warning --concurrency 16\n', 'exactly one start, the one without -WhatIf');
+    assert.equal(readFileSync(trapLog, 'utf8'), 'serve --log-level debug --idle-timeout-seconds 300\n', 'exactly one start, the one without -WhatIf');
     assert.equal(backupRequests(vault, v), 0, 'no request reached the vault');
     assert.deepEqual(filesIn(out), []);
     // ShouldProcess names the secret, for -Id the name parsed from the URI.
@@ -132,10 +132,12 @@ describe('PowerShell module: when the executable starts and ends', function () {
       { caught: 'ProtocolError,Backup-AzKeyVaultSecret', category: 'InvalidData', quotesStderr: false },
       0,
     ]);
-    assert.equal(readFileSync(trapLog, 'utf8'), 'serve --log-level verbose --concurrency 3\n'.repeat(3), 'argv from the one mapping table');
+    // A session that failed is never used again: each call starts a new one. -ThrottleLimit and
+    // -Verbose travel in the pipeline's begin, not in argv.
+    assert.equal(readFileSync(trapLog, 'utf8'), 'serve --log-level debug --idle-timeout-seconds 300\n'.repeat(3), 'argv from the one mapping table');
   });
 
-  it('ends the child of a pipeline that failed upstream at once on PowerShell 7.3+ (clean block)', async function () {
+  it('cancels the pipeline that failed upstream at once on PowerShell 7.3+ (clean block), and the session serves the next call', async function () {
     const vault = sharedVault();
     const v = uniqueVaultName();
     seed(vault, v, ['k1']);
@@ -147,14 +149,17 @@ describe('PowerShell module: when the executable starts and ends', function () {
       try { & { [pscustomobject]@{ VaultName = '${v}'; Name = 'k1' }; Start-Sleep -Milliseconds 300; throw 'upstream failed' } | Backup-AzKeyVaultSecret -OutputFile ${psQuote(out)} -Force }
       catch { 'upstream failed' }
       Get-ChildCount
+      Backup-AzKeyVaultSecret '${v}' 'k1' -OutputFile ${psQuote(join(out, 'next.blob'))}
+      Get-ChildCount
       `,
       { env: vault.env() },
     );
     assert.deepEqual(run.errors, []);
-    assert.deepEqual(run.outputs, ['upstream failed', 0], 'no child outlives the pipeline');
+    assert.deepEqual(run.outputs, ['upstream failed', 1, join(out, 'next.blob'), 1], 'one session executable, still serving after the failed pipeline');
+    assertBackupFile(vault, v, 'k1', join(out, 'next.blob'));
   });
 
-  it('without a clean block (5.1, 7.2): ends the child of a pipeline that never reached its end block at the next invocation, and on Remove-Module', async function () {
+  it('without a clean block (5.1, 7.2): cancels a pipeline that never reached its end block at the next invocation, and ends the session on Remove-Module', async function () {
     const fallback = moduleWithoutCleanBlock();
     cleanup.push(fallback.dir);
     const vault = sharedVault();
@@ -166,7 +171,7 @@ describe('PowerShell module: when the executable starts and ends', function () {
       `
       function Get-ChildCount { @(Get-Process | Where-Object { $null -ne $_.Parent -and $_.Parent.Id -eq $PID }).Count }
       # An upstream command fails while the function waits for input: neither its end block nor any
-      # finally of it runs, so the executable outlives the pipeline.
+      # finally of it runs, so its pipeline stays open in the session until the next call.
       function Invoke-Broken {
           try { & { [pscustomobject]@{ VaultName = '${v}'; Name = 'k1' }; Start-Sleep -Milliseconds 300; throw 'upstream failed' } | Backup-AzKeyVaultSecret -OutputFile ${psQuote(out)} -Force }
           catch { 'upstream failed' }
@@ -186,10 +191,10 @@ describe('PowerShell module: when the executable starts and ends', function () {
     assert.equal(run.outputs.length, 7, JSON.stringify(run.outputs));
     assert.deepEqual([run.outputs[0], run.outputs[1]], ['upstream failed', 1]);
     assert.match(String(run.outputs[2]), defaultNamePattern(out, v, 'k2'));
-    assert.deepEqual(run.outputs.slice(3), [0, 'upstream failed', 1, 0]);
+    assert.deepEqual(run.outputs.slice(3), [1, 'upstream failed', 1, 0], 'one session throughout; none after Remove-Module');
   });
 
-  it('stopping the pipeline while it waits for results (what Ctrl+C does) aborts the executable at once', async function () {
+  it("stopping the pipeline while it waits for results (what Ctrl+C does) cancels its work at once; the runspace's session stays", async function () {
     const vault = sharedVault();
     const v = uniqueVaultName();
     const names = Array.from({ length: 30 }, (_, i) => `c${i}`);
@@ -216,8 +221,11 @@ describe('PowerShell module: when the executable starts and ends', function () {
     assert.deepEqual(summary.errors, []);
     assert.equal(summary.before, 1, 'the executable was running');
     assert.equal(summary.state, 'Stopped');
-    assert.equal(summary.after, 0, 'the executable is gone');
-    assert.ok(summary.stopMs < 1500, `ended by the abort, not by the kill after the grace period (${summary.stopMs} ms)`);
+    assert.equal(summary.after, 1, 'the session executable stays for the next call of that runspace');
+    assert.ok(summary.stopMs < 1500, `cancelled at once, not after the grace period (${summary.stopMs} ms)`);
+    const atStop = backupRequests(vault, v);
+    await new Promise((r) => setTimeout(r, 1200));
+    assert.ok(backupRequests(vault, v) <= atStop + 2, 'at most the 2 requests in flight were answered after the stop; none started');
     const files = filesIn(out);
     assert.ok(files.length < names.length);
     for (const file of files) {
@@ -227,7 +235,7 @@ describe('PowerShell module: when the executable starts and ends', function () {
     }
   });
 
-  it('stopping the pipeline while an upstream command runs (Ctrl+C between items) aborts the executable at once and leaves no file', async function () {
+  it('stopping the pipeline while an upstream command runs (Ctrl+C between items) cancels it at once and leaves no file', async function () {
     const vault = sharedVault();
     const v = uniqueVaultName();
     seed(vault, v, ['u1', 'u2', 'u3']);
@@ -256,8 +264,8 @@ describe('PowerShell module: when the executable starts and ends', function () {
     const summary = run.outputs[0] as { before: number; stopMs: number; after: number; state: string };
     assert.equal(summary.before, 1, 'the executable was running');
     assert.equal(summary.state, 'Stopped');
-    assert.equal(summary.after, 0, 'the executable is gone when Stop() returns');
-    assert.ok(summary.stopMs < 2000, `ended by the abort within the grace period (${summary.stopMs} ms)`);
+    assert.equal(summary.after, 1, 'the session executable stays');
+    assert.ok(summary.stopMs < 2000, `cancelled within the grace period (${summary.stopMs} ms)`);
     const sent = vault.requests.filter((r) => r.vault === v && r.operation === 'backup').map((r) => r.name);
     assert.ok(sent.length >= 1, 'item 1 had been sent');
     assert.deepEqual([...new Set(sent)], ['u1'], 'items 2 and 3 were never sent');
@@ -273,8 +281,8 @@ describe('PowerShell module: when the executable starts and ends', function () {
     const run = await runPwsh(`Backup-AzKeyVaultSecret '${v}' 'd1' -OutputFile ${psQuote(out)} -Debug`, { env: vault.env() });
     assert.deepEqual(run.errors, []);
     assert.equal(run.outputs.length, 1);
-    const protocol = run.debug.filter((l) => /\{"type":"(hello|backup|result|end|bye)"/.test(l));
-    assert.ok(protocol.length >= 6, 'hello, backup and end sent; hello, result and bye received');
+    const protocol = run.debug.filter((l) => /\{"type":"(hello|begin|backup|result|end)"/.test(l));
+    assert.ok(protocol.length >= 6, 'hello, begin, backup and end sent; hello and result received');
     assert.ok(run.debug.length > protocol.length, 'the executable ran at debug level and its diagnostics came through');
     assert.ok(!run.debug.some((l) => /eyJ[A-Za-z0-9_-]{10,}/.test(l)), 'no token in the debug stream');
   });
@@ -299,7 +307,7 @@ describe('PowerShell module: when the executable starts and ends', function () {
     ]);
   });
 
-  it('Select-Object -First 1 over many slow items stops cleanly: no partial or temporary file, no child left', async function () {
+  it('Select-Object -First 1 over many slow items stops cleanly: no partial or temporary file, the session stays', async function () {
     const vault = sharedVault();
     const v = uniqueVaultName();
     const names = Array.from({ length: 40 }, (_, i) => `slow${i}`);
@@ -325,8 +333,8 @@ describe('PowerShell module: when the executable starts and ends', function () {
     assert.equal(run.outputs.length, 2);
     const first = String(run.outputs[0]);
     const summary = run.outputs[1] as { elapsedMs: number; children: number };
-    assert.equal(summary.children, 0, 'the executable is gone');
-    // Closing stdin without 'end' aborts at once: no further request, no 2 s grace spent, no kill.
+    assert.equal(summary.children, 1, 'the session executable stays, and only it');
+    // 'cancel' is answered at once: no further request, no 2 s grace spent, no kill.
     assert.ok(summary.elapsedMs < 10 * 400, `stopped early (${summary.elapsedMs} ms)`);
     assert.ok(backedUp(vault, v).length < names.length, 'the rest of the pipeline was never backed up');
     assert.ok(existsSync(first));

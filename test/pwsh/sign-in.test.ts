@@ -149,9 +149,9 @@ describe('PowerShell module: signing in like Az', function () {
     );
     assert.deepEqual(run.errors, []);
     (run.outputs as string[]).forEach((path, i) => assertBackupFile(vault, v, `t${i + 1}`, path));
-    assert.ok(run.debug.some((l) => l.includes(`"type":"tokenRequest","tenantId":"${vault.tenantId}"`)), 'the executable asked for the challenge tenant');
+    assert.ok(run.debug.some((l) => /"type":"tokenRequest","context":"az\d+","tenantId":"/.test(l) && l.includes(`"tenantId":"${vault.tenantId}"`)), 'the executable asked the context for the challenge tenant');
     const tenants = az.calls().filter((c) => c.command === 'Get-AzAccessToken').map((c) => c.tenantId ?? '');
-    assert.deepEqual(tenants, ['', vault.tenantId], 'the context token, then one for the vault tenant shared by both items');
+    assert.deepEqual(tenants, [vault.tenantId], 'one token, for the vault tenant the challenge named, shared by both items');
   });
 
   it('asks the Az context again when its token is about to expire', async function () {
@@ -252,14 +252,15 @@ describe('PowerShell module: signing in like Az', function () {
     // No AZ_KEYVAULT_BACKUP_VAULT_URL: the executable builds https://<vault>.vault.azure.cn itself.
     const run = await runPwsh(
       `Import-Module ${psQuote(standInManifest())}
-      Backup-AzKeyVaultSecret -VaultName '${v}' -Name 'c1' -OutputFile ${psQuote(join(out, 'c1.blob'))} -Verbose`,
+      Backup-AzKeyVaultSecret -VaultName '${v}' -Name 'c1' -OutputFile ${psQuote(join(out, 'c1.blob'))} -Verbose -Debug`,
       { env: { NODE_EXTRA_CA_CERTS: vault.caFile, HTTPS_PROXY: proxy.url, ...az.env } },
     );
     assert.deepEqual(run.errors, []);
     assertBackupFile(vault, v, 'c1', join(out, 'c1.blob'));
     assert.ok(proxy.targets.length > 0 && proxy.targets.every((t) => t === `${v}.vault.azure.cn:443`), proxy.targets.join(', '));
     assert.equal(az.calls().find((c) => c.command === 'Get-AzAccessToken')?.resourceUrl, 'https://vault.azure.cn');
-    assert.ok(run.verbose.some((l) => l.includes('--vault-dns-suffix vault.azure.cn')));
+    assert.ok(run.verbose.some((l) => l.includes('vault DNS suffix vault.azure.cn')));
+    assert.ok(run.debug.some((l) => l.includes('"type":"begin"') && l.includes('"dnsSuffix":"vault.azure.cn"')), "the pipeline's begin carries the cloud");
   });
 
   it('reports a 403 per secret with the permission the identity lacks, and the pipeline goes on', async function () {
