@@ -1315,9 +1315,14 @@ function Backup-AzKeyVaultSecret {
     up from (Restore-AzKeyVaultSecret, or az keyvault secret restore: the files are the same bytes).
 
     This module is a drop-in for the Az.KeyVault cmdlet of the same name and does not need the Az
-    modules. The work is done by the az-keyvault-backup executable bundled with the module: one
-    process per pipeline, which backs up piped secrets concurrently (see -ThrottleLimit) and writes
-    each file atomically. Results come out in input order.
+    modules. The work is done by the az-keyvault-backup executable bundled with the module. The
+    first call in a PowerShell session (runspace) starts it, and every later call and pipeline
+    reuses it, with its sign-in and connections, so a foreach loop of single calls costs about what
+    Az's own cmdlet does. It backs up piped secrets concurrently (see -ThrottleLimit) and writes each
+    file atomically. Results come out in input order. It ends when PowerShell or the module is
+    removed, or after 5 minutes without a call ($env:AZ_KEYVAULT_BACKUP_SESSION_IDLE_SECONDS sets
+    that; 0 gives a new executable for every call); a change of the environment (the vault URL
+    override, proxy, CA file, AZURE_*, IDENTITY_* variables) starts a new one for the next call.
 
     Signing in works as for Az: when Az.Accounts is loaded and has a context (Connect-AzAccount,
     interactively, with a service principal or -Identity in a runbook), or -DefaultProfile is
@@ -1410,8 +1415,14 @@ function Backup-AzKeyVaultSecret {
     PS C:\> Get-AzKeyVaultSecret -VaultName 'MyKeyVault' | Backup-AzKeyVaultSecret -OutputFile ./backups -Force
 
     Backs up every secret of the vault MyKeyVault into the existing directory ./backups, one file
-    per secret with its default name, several at a time, through one executable process. A secret
-    that fails (for example a certificate-backed one) gives an error and the others go on.
+    per secret with its default name, several at a time. A secret that fails (for example a
+    certificate-backed one) gives an error and the others go on.
+
+    .EXAMPLE
+    PS C:\> foreach ($name in 'db-password', 'api-key') { Backup-AzKeyVaultSecret -VaultName 'MyKeyVault' -Name $name -OutputFile "./backups/$name.blob" }
+
+    One call per secret, as existing Az scripts do: the first call starts the executable and signs
+    in, the later ones reuse it.
 
     .NOTES
     Differences from Az.KeyVault's Backup-AzKeyVaultSecret:

@@ -170,9 +170,9 @@ describe('PowerShell module: Get-Help shows the whole help', function () {
     }
   });
 
-  it('shows in -Examples exactly the examples of the source (4 today), each with its code and remarks', function () {
+  it('shows in -Examples exactly the examples of the source (5 today), each with its code and remarks', function () {
     const source = examplesInSource();
-    assert.equal(source.length, 4, 'the psm1 has four .EXAMPLE blocks');
+    assert.equal(source.length, 5, 'the psm1 has five .EXAMPLE blocks');
     assert.equal(help.examples.length, source.length);
     const shown = help.examplesText.match(/-+ EXAMPLE \d+ -+/g) ?? [];
     assert.deepEqual(shown.map((t) => /\d+/.exec(t)?.[0]), source.map((_, i) => String(i + 1)), 'one EXAMPLE header per example, numbered');

@@ -177,9 +177,10 @@ describe('PowerShell module: metadata, manifest and help', function () {
     assert.equal(meta.manifest['version'], version);
   });
 
-  it('has comment-based help: synopsis, every parameter described, the three Az examples plus a whole-vault one, notes', function () {
+  it('has comment-based help: synopsis, every parameter described, the three Az examples plus a whole-vault and a foreach one, notes', function () {
     assert.ok(meta.help.synopsis.length > 0);
-    assert.equal(meta.help.examples.length, 4);
+    assert.equal(meta.help.examples.length, 5);
+    assert.ok(meta.help.examples.some((code) => /^PS C:\\> foreach \(/.test(code) || /foreach \(\$name in/.test(code)), 'a foreach loop of single calls');
     assert.ok(meta.help.examples.some((code) => /Get-AzKeyVaultSecret -VaultName \S+ \| Backup-AzKeyVaultSecret -OutputFile \S+ -Force/.test(code)));
     const documented = meta.help.parameters.filter((p) => p.described).map((p) => p.name).sort();
     for (const name of ['DefaultProfile', 'Force', 'Id', 'InputObject', 'Name', 'OutputFile', 'ThrottleLimit', 'VaultName', 'WhatIf', 'Confirm']) {
