@@ -15,6 +15,7 @@ Set-Variable -Scope Script -Option Constant -Name ExecutableBaseName -Value 'az-
 Set-Variable -Scope Script -Option Constant -Name HandshakeTimeoutMs -Value 60000
 Set-Variable -Scope Script -Option Constant -Name AbortGraceMs -Value 2000
 Set-Variable -Scope Script -Option Constant -Name StderrTailLines -Value 40
+Set-Variable -Scope Script -Option Constant -Name ResultBatchMs -Value 10
 # How long the session executable waits for the next call before it ends; 0 means a new one for
 # every call. An environment variable, so changing it starts a new executable like any other setting.
 Set-Variable -Scope Script -Option Constant -Name IdleSecondsVariable -Value 'AZ_KEYVAULT_BACKUP_SESSION_IDLE_SECONDS'
@@ -383,6 +384,9 @@ function New-PipelineState {
         # The one rule for "same file": each explicit output file of this pipeline, with the id of
         # the last request that writes it (a later one counts it as existing and runs after it).
         Targets       = [System.Collections.Generic.Dictionary[string, long]]::new((Get-PathComparer))
+        # -OutputFile as resolved for the first item, and the location it was resolved from.
+        ResolvedTarget = $null
+        ResolvedFrom  = $null
         YesToAll      = $false
         NoToAll       = $false
         # Progress: items accepted so far, items whose outcome was written, and whether input ended
@@ -1066,12 +1070,6 @@ function Get-AzKeyVaultToken {
     return @{ Token = $text; ExpiresOn = [long]$epoch; TenantId = $tenant; Resource = $SignIn.Resource }
 }
 
-function ConvertTo-JsonValue {
-    param([string]$Value)
-    if ($script:PlainJsonText.IsMatch($Value)) { return '"' + $Value + '"' }
-    return ConvertTo-JsonString -Value $Value
-}
-
 function Invoke-BackupItem {
     # The per-item path: only what PowerShell must do (identity, ShouldProcess, the path against
     # the PowerShell location, the overwrite prompt) and one protocol line. Everything an item
@@ -1091,7 +1089,16 @@ function Invoke-BackupItem {
     $targetObject = $Name
     if ($ParameterSetName -eq $script:SetBySecret) {
         $targetObject = $InputObject
-        $identity = Get-SecretIdentity -InputObject $InputObject
+        # The common case inline (an object with string VaultName and Name, as Get-AzKeyVaultSecret
+        # emits): a call per item costs more than the rest of the item's work.
+        $identity = $null
+        $properties = $InputObject.PSObject.Properties
+        $vaultProperty = $properties['VaultName']
+        $nameProperty = $properties['Name']
+        if ($null -ne $vaultProperty -and $null -ne $nameProperty -and $vaultProperty.Value -is [string] -and $nameProperty.Value -is [string] -and $vaultProperty.Value.Length -gt 0 -and $nameProperty.Value.Length -gt 0 -and $InputObject.PSObject.BaseObject -isnot [System.Collections.IDictionary]) {
+            $identity = @{ VaultName = $vaultProperty.Value; Name = $nameProperty.Value }
+        }
+        else { $identity = Get-SecretIdentity -InputObject $InputObject }
         if ($null -eq $identity) {
             $typeName = 'null'
             if ($null -ne $InputObject) { $typeName = $InputObject.GetType().FullName }
@@ -1124,7 +1131,14 @@ function Invoke-BackupItem {
     $after = $null
     $file = $null
     if ($OutputFile) {
-        $target = Resolve-OutputFile -Cmdlet $cmdlet -OutputFile $OutputFile -TargetObject $targetObject
+        # -OutputFile is bound once per pipeline: resolved again only when the location it is
+        # relative to has changed (an upstream command may Set-Location).
+        $location = $cmdlet.SessionState.Path.CurrentLocation.Path
+        if ($null -ne $State.ResolvedTarget -and $State.ResolvedFrom -eq $location) { $target = $State.ResolvedTarget }
+        else {
+            $target = Resolve-OutputFile -Cmdlet $cmdlet -OutputFile $OutputFile -TargetObject $targetObject
+            if ($target -isnot [System.Management.Automation.ErrorRecord]) { $State.ResolvedTarget = $target; $State.ResolvedFrom = $location }
+        }
         if ($target -is [System.Management.Automation.ErrorRecord]) {
             Add-LocalError -State $State -ErrorRecord $target
             Sync-Output -State $State
@@ -1177,22 +1191,32 @@ function Invoke-BackupItem {
     $session = $State.Session
     $requestId = $session.NextId
     $session.NextId = $requestId + 1
+    # Plain text is its own JSON body; only other text takes the escaping call.
+    $plain = $script:PlainJsonText
     $line = '{"type":"backup","pipeline":' + $State.Id + ',"id":' + $requestId
-    if ($null -ne $secretId) { $line += ',"secretId":' + (ConvertTo-JsonValue -Value $secretId) }
-    else { $line += ',"vaultName":' + (ConvertTo-JsonValue -Value $VaultName) + ',"name":' + (ConvertTo-JsonValue -Value $Name) }
+    if ($null -ne $secretId) {
+        if ($plain.IsMatch($secretId)) { $line += ',"secretId":"' + $secretId + '"' } else { $line += ',"secretId":' + (ConvertTo-JsonString -Value $secretId) }
+    }
+    elseif ($plain.IsMatch($VaultName) -and $plain.IsMatch($Name)) { $line += ',"vaultName":"' + $VaultName + '","name":"' + $Name + '"' }
+    else { $line += ',"vaultName":' + (ConvertTo-JsonString -Value $VaultName) + ',"name":' + (ConvertTo-JsonString -Value $Name) }
+    if ($null -ne $file) { $path = $file; $line += ',"outputFile":' }
+    else { $path = $directory; $line += ',"directory":' }
+    if ($plain.IsMatch($path)) { $line += '"' + $path + '"' } else { $line += ConvertTo-JsonString -Value $path }
     if ($null -ne $file) {
-        $line += ',"outputFile":' + (ConvertTo-JsonValue -Value $file)
         if ($null -ne $after) { $line += ',"after":' + $after }
         $State.Targets[$file] = $requestId
     }
-    else { $line += ',"directory":' + (ConvertTo-JsonValue -Value $directory) }
     if ($forceWrite) { $line += ',"force":true}' } else { $line += ',"force":false}' }
 
     $entry = @{ Done = $false; Path = $null; Failure = $null; ErrorRecord = $null; Target = $targetObject; Id = $requestId; Logged = 0 }
     $session.Pending[[string]$requestId] = $entry
     $State.Queue.Enqueue($entry)
     $State.Accepted++
-    Send-SessionLine -Session $session -Pipeline $State -Line $line
+    if ($State.DebugOn) { Send-SessionLine -Session $session -Pipeline $State -Line $line }
+    else {
+        try { $session.Stdin.Write($line + "`n"); $session.Stdin.Flush() }
+        catch { Send-SessionLine -Session $session -Pipeline $State -Line $line }
+    }
     if ($State.SyncWatch.ElapsedMilliseconds -ge 20) {
         $State.SyncWatch.Restart()
         Sync-Output -State $State
@@ -1221,6 +1245,10 @@ function Complete-BackupPipeline {
             Read-SessionStream -Session $session -Pipeline $State -TimeoutMs 100
             Write-ReadyEntry -State $State
             Write-BackupProgress -State $State
+            # Results of a long pipeline trickle in one by one; waking for each would cost the
+            # module more than the results themselves, so it reads them a batch at a time. The
+            # last one (a single call) is read the moment it comes.
+            if ($State.Queue.Count -gt 1) { [System.Threading.Thread]::Sleep($script:ResultBatchMs) }
         }
         Assert-SessionHealthy -State $State
         Send-SessionLine -Session $session -Pipeline $State -Line ('{"type":"end","pipeline":' + $State.Id + '}')
