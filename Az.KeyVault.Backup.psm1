@@ -208,6 +208,9 @@ function ConvertTo-WindowsArgument {
     return $builder.ToString()
 }
 
+# An absolute path on Linux or macOS with nothing PowerShell would resolve in it (wildcards, ~).
+$script:PlainUnixPath = [regex]::new('^/[^\*\?\[\]`~\\]*$', [System.Text.RegularExpressions.RegexOptions]::Compiled)
+
 # Printable ASCII but for the quote and the backslash: such a string is its own JSON body.
 $script:PlainJsonText = [regex]::new('^[\x20-\x21\x23-\x5B\x5D-\x7E]*$', [System.Text.RegularExpressions.RegexOptions]::Compiled)
 
@@ -372,6 +375,7 @@ function New-PipelineState {
         # '' when the executable signs in by itself; otherwise the name of the Az context it uses.
         Context       = ''
         SignIn        = $null
+        BeginLine     = $null
         DnsSuffix     = $null
         # The executable's answers to this pipeline's 'end' and 'cancel'.
         DoneMessage   = $null
@@ -422,17 +426,13 @@ function Get-EnvironmentFingerprint {
     # suffix, CA file, proxy, AZURE_*, IDENTITY_*, ...). Rather than a list that could miss one,
     # the whole environment is compared: any change between calls starts a fresh executable. Only
     # a hash is kept, so no value of it (a client secret) stays in the module's memory.
+    # Keys and values in the table's own order, the same as long as nothing changed (a mere reorder
+    # would only start a new executable), joined without a script loop: this runs on every call.
     $variables = [System.Environment]::GetEnvironmentVariables()
-    $names = [string[]]@($variables.Keys)
-    [System.Array]::Sort($names, [System.StringComparer]::Ordinal)
-    $builder = [System.Text.StringBuilder]::new()
-    foreach ($name in $names) {
-        # Shells keep these up to date by themselves; the executable never reads them.
-        if ($name -eq 'PWD' -or $name -eq 'OLDPWD' -or $name -eq '_') { continue }
-        [void]$builder.Append($name).Append([char]0).Append([string]$variables[$name]).Append([char]0)
-    }
+    foreach ($volatile in 'PWD', 'OLDPWD', '_') { $variables.Remove($volatile) }
+    $text = [string]::Join([char]0, [string[]]$variables.Keys) + [char]1 + [string]::Join([char]0, [string[]]$variables.Values)
     $sha = [System.Security.Cryptography.SHA256]::Create()
-    try { return [System.Convert]::ToBase64String($sha.ComputeHash([System.Text.Encoding]::UTF8.GetBytes($builder.ToString()))) }
+    try { return [System.Convert]::ToBase64String($sha.ComputeHash([System.Text.Encoding]::UTF8.GetBytes($text))) }
     finally { $sha.Dispose() }
 }
 
@@ -656,7 +656,8 @@ function Connect-BackupPipeline {
     $begin = [ordered]@{ type = 'begin'; pipeline = $State.Id; concurrency = $State.ThrottleLimit; logLevel = $State.LogLevel }
     if ($State.Context) { $begin.context = $State.Context }
     if ($State.DnsSuffix) { $begin.dnsSuffix = $State.DnsSuffix }
-    Send-SessionLine -Session $session -Pipeline $State -Line (ConvertTo-ProtocolLine -Message $begin)
+    # Written with the first item's line, in one write: one wake-up of the executable, not two.
+    $State.BeginLine = ConvertTo-ProtocolLine -Message $begin
 }
 
 function Disconnect-BackupPipeline {
@@ -1136,7 +1137,13 @@ function Invoke-BackupItem {
         $location = $cmdlet.SessionState.Path.CurrentLocation.Path
         if ($null -ne $State.ResolvedTarget -and $State.ResolvedFrom -eq $location) { $target = $State.ResolvedTarget }
         else {
-            $target = Resolve-OutputFile -Cmdlet $cmdlet -OutputFile $OutputFile -TargetObject $targetObject
+            if ($script:PlainUnixPath.IsMatch($OutputFile) -and $OutputFile.IndexOf('/.') -lt 0 -and $OutputFile.IndexOf('//') -lt 0) {
+                # An absolute path with nothing to resolve (no ~, drive, wildcard, . or .. part) is itself.
+                $target = @{ Path = $OutputFile.TrimEnd([char]'/'); IsDirectory = $OutputFile.EndsWith('/') }
+                if ($target.Path.Length -eq 0) { $target.Path = '/' }
+                if ($target.IsDirectory -and -not [System.IO.Directory]::Exists($target.Path)) { $target = Resolve-OutputFile -Cmdlet $cmdlet -OutputFile $OutputFile -TargetObject $targetObject }
+            }
+            else { $target = Resolve-OutputFile -Cmdlet $cmdlet -OutputFile $OutputFile -TargetObject $targetObject }
             if ($target -isnot [System.Management.Automation.ErrorRecord]) { $State.ResolvedTarget = $target; $State.ResolvedFrom = $location }
         }
         if ($target -is [System.Management.Automation.ErrorRecord]) {
@@ -1212,6 +1219,10 @@ function Invoke-BackupItem {
     $session.Pending[[string]$requestId] = $entry
     $State.Queue.Enqueue($entry)
     $State.Accepted++
+    if ($null -ne $State.BeginLine) {
+        $line = $State.BeginLine + "`n" + $line
+        $State.BeginLine = $null
+    }
     if ($State.DebugOn) { Send-SessionLine -Session $session -Pipeline $State -Line $line }
     else {
         try { $session.Stdin.Write($line + "`n"); $session.Stdin.Flush() }
@@ -1326,6 +1337,9 @@ function Write-BackupSummary {
     # -InformationVariable): what a runbook logs at the end of a whole-vault run.
     param([hashtable]$State)
     if ($State.Completed -eq 0) { return }
+    # Write-Information costs more than a backup's own share of the call; skipped when the record
+    # would go nowhere (not shown, not collected).
+    if (-not $State.InformationWanted) { return }
     $text = 'Backed up {0} of {1} secret(s) in {2} s.' -f $State.Succeeded, $State.Completed, $State.Started.Elapsed.TotalSeconds.ToString('0.00', [System.Globalization.CultureInfo]::InvariantCulture)
     Write-Information -MessageData $text -Tags 'Az.KeyVault.Backup'
 }
@@ -1541,6 +1555,7 @@ function Backup-AzKeyVaultSecret {
         if ($DebugPreference -ne 'SilentlyContinue' -and $DebugPreference -ne 'Ignore') { $logLevel = 'debug' }
         elseif ($VerbosePreference -ne 'SilentlyContinue' -and $VerbosePreference -ne 'Ignore') { $logLevel = 'verbose' }
         $pipelineState = New-PipelineState -Cmdlet $PSCmdlet -ThrottleLimit $ThrottleLimit -LogLevel $logLevel -DefaultProfile $DefaultProfile
+        $pipelineState.InformationWanted = $PSBoundParameters.ContainsKey('InformationVariable') -or ($InformationPreference -ne 'SilentlyContinue' -and $InformationPreference -ne 'Ignore')
     }
 
     process {
