@@ -797,7 +797,7 @@ function Resolve-TokenRequest {
 
 function Send-SessionLine {
     param($Session, $Pipeline, [string]$Line)
-    if ($Pipeline.DebugOn -and -not $Pipeline.Quiet) { Write-Debug ('=> {0}' -f (Hide-Token -Line $Line)) }
+    if ($Pipeline.DebugOn -and -not $Pipeline.Quiet) { foreach ($part in $Line.Split([char]10)) { Write-Debug ('=> {0}' -f (Hide-Token -Line $part)) } }
     $failure = $null
     try {
         $Session.Stdin.Write($Line + "`n")
@@ -1135,7 +1135,8 @@ function Invoke-BackupItem {
         # -OutputFile is bound once per pipeline: resolved again only when the location it is
         # relative to has changed (an upstream command may Set-Location).
         $location = $cmdlet.SessionState.Path.CurrentLocation.Path
-        if ($null -ne $State.ResolvedTarget -and $State.ResolvedFrom -eq $location) { $target = $State.ResolvedTarget }
+        # Ordinal: a location that differs only in case is another directory on Linux.
+        if ($null -ne $State.ResolvedTarget -and [string]::Equals($State.ResolvedFrom, $location, [System.StringComparison]::Ordinal)) { $target = $State.ResolvedTarget }
         else {
             if ($script:PlainUnixPath.IsMatch($OutputFile) -and $OutputFile.IndexOf('/.') -lt 0 -and $OutputFile.IndexOf('//') -lt 0) {
                 # An absolute path with nothing to resolve (no ~, drive, wildcard, . or .. part) is itself.
