@@ -6,21 +6,14 @@ import type { LocalVault } from '../support/local-vault/index.js';
 import { exePath } from '../support/paths.js';
 import { runExe } from '../support/run-exe.js';
 import { useExeFixture } from '../support/exe-fixture.js';
+import { parseLines, resultsById, type Message } from '../support/serve-session.js';
 
-// A whole vault through one `serve` process: concurrent, in order, throttle-proof.
+// A whole vault through one `serve` process: concurrent, each answer as it is done, throttle-proof.
 const VAULT = 'concurrency';
-const HELLO = JSON.stringify({ type: 'hello', protocol: 1, client: 'concurrency test' });
+const HELLO = JSON.stringify({ type: 'hello', protocol: 2, client: 'concurrency test' });
 const END = JSON.stringify({ type: 'end' });
 
-interface Line {
-  type: string;
-  id?: number;
-  ok?: boolean;
-  path?: string;
-  error?: { kind: string; errorId: string; message: string };
-  succeeded?: number;
-  failed?: number;
-}
+type Line = Message;
 
 describe('serve: many secrets at once', function () {
   let vault: LocalVault;
@@ -28,7 +21,7 @@ describe('serve: many secrets at once', function () {
   let env: NodeJS.ProcessEnv;
   const names = (n: number, prefix = 's') => Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(3, '0')}`);
   const request = (id: number, name: string) => JSON.stringify({ type: 'backup', id, vaultName: VAULT, name, directory: dir, force: false });
-  const parse = (stdout: string): Line[] => stdout.trim().split('\n').map((l) => JSON.parse(l) as Line);
+  const parse = (stdout: string): Line[] => parseLines(stdout);
 
   const fixture = useExeFixture('azkvb-conc-');
   beforeEach(() => {
@@ -40,25 +33,27 @@ describe('serve: many secrets at once', function () {
     for (const name of list) vault.setSecret(VAULT, name, `value of ${name}`);
   }
 
-  /** Every result ok, in input order, each file holding exactly that secret's backup, and nothing else in the folder. */
+  /** Every id answered once and ok, each file holding exactly that secret's backup, nothing else in the folder, then done. */
   function assertAllWritten(lines: Line[], list: string[]): void {
-    const results = lines.filter((l) => l.type === 'result');
-    assert.deepEqual(results.map((r) => r.id), list.map((_, i) => i + 1), 'results in input order');
+    const results = resultsById(lines);
+    assert.deepEqual(results.map((r) => r.id), list.map((_, i) => i + 1), 'one result per id');
     for (const [i, r] of results.entries()) {
       assert.equal(r.ok, true, `${list[i]}: ${JSON.stringify(r.error)}`);
       assert.match(path.basename(r.path!), new RegExp(`^${VAULT}-${list[i]}-`));
       assert.deepEqual(readFileSync(r.path!), vault.lastBackupBlob(VAULT, list[i]!), `${list[i]} bytes`);
     }
     assert.equal(readdirSync(dir).length, list.length, 'one file per secret, no temp files left');
-    assert.deepEqual(lines.at(-1), { type: 'bye', succeeded: list.length, failed: 0 });
+    assert.deepEqual(lines.at(-1), { type: 'done', pipeline: 0, succeeded: list.length, failed: 0 });
   }
 
-  it('keeps input order while answers come back in a random order, with more than one request in flight', async () => {
+  it('writes each result as its backup is done, so later requests overtake a throttled earlier one, with more than one request in flight', async () => {
     const list = names(40, 'order');
     seed(list);
     vault.faults.setLatency(20);
-    // Throttling answers with random short waits make later requests finish before earlier ones.
-    for (const name of list) {
+    // The first request is held back for 1.5 s; throttling answers with random short waits make
+    // other later requests finish before earlier ones too.
+    vault.faults.add({ vault: VAULT, name: list[0], operation: 'backup' }, { kind: 'status', status: 429, code: 'Throttled', headers: { 'retry-after-ms': '1500' } });
+    for (const name of list.slice(1)) {
       if (Math.random() < 0.5) {
         vault.faults.add(
           { vault: VAULT, name, operation: 'backup' },
@@ -69,12 +64,16 @@ describe('serve: many secrets at once', function () {
     const input = [HELLO, ...list.map((n, i) => request(i + 1, n)), END, ''].join('\n');
     const run = await runExe(['serve', '--concurrency', '8'], { env, input, timeoutMs: 30_000 });
     assert.equal(run.code, 0, run.stderr);
-    assertAllWritten(parse(run.stdout).slice(1), list);
+    const lines = parse(run.stdout);
+    assertAllWritten(lines.slice(1), list);
     const peak = vault.inFlightMax();
     assert.ok(peak > 1 && peak <= 8, `peak in flight ${peak}`);
-    // Answers really did come back out of input order.
+    // Answers really did come back out of input order, and each result was written as its backup was done.
     const served = vault.requests.filter((r) => r.operation === 'backup' && r.status === 200).map((r) => r.name);
     assert.notDeepEqual(served, list);
+    const written = lines.filter((l) => l.type === 'result').map((l) => l.id);
+    assert.equal(written.at(-1), 1, 'the held-back first request is answered last, not before the 39 done earlier');
+    assert.notDeepEqual(written, list.map((_, i) => i + 1));
   });
 
   it('finishes a throttled run with every file correct, narrowing its concurrency on 429', async () => {
@@ -87,12 +86,20 @@ describe('serve: many secrets at once', function () {
     const run = await runExe(['serve', '--concurrency', '16', '--log-level', 'verbose'], { env, input, timeoutMs: 40_000 });
     const seconds = (Date.now() - started) / 1000;
     assert.equal(run.code, 0, run.stderr);
-    assertAllWritten(parse(run.stdout).slice(1), list);
+    const lines = parse(run.stdout);
+    assertAllWritten(lines.slice(1), list);
     const statuses = vault.requests.filter((r) => r.operation === 'backup').map((r) => r.status);
     assert.ok(statuses.includes(429), 'the vault did throttle');
-    // -Verbose shows both the retries and the narrowed concurrency.
-    assert.match(run.stderr, /"level":"verbose","message":"The vault answered 429/);
-    assert.match(run.stderr, /Vault 'concurrency' is throttling; backups in flight at once: 16 -> 8/);
+    // -Verbose shows both the retries and the narrowed concurrency, as diagnostics of pipeline 0.
+    const diagnostics = parseLines(run.stderr);
+    assert.ok(diagnostics.some((d) => d.level === 'verbose' && d.pipeline === 0 && d.message!.startsWith('The vault answered 429')), run.stderr.slice(0, 2000));
+    assert.ok(diagnostics.some((d) => d.pipeline === 0 && d.message!.includes("Vault 'concurrency' is throttling; backups in flight at once: 16 -> 8")), run.stderr.slice(0, 2000));
+    // Each result counts the pipeline's diagnostics written before it (so the module can show them
+    // first): never more than were written, never fewer than an earlier result's count.
+    const ofPipeline = diagnostics.filter((d) => d.pipeline === 0).length;
+    const logged = lines.filter((l) => l.type === 'result').map((l) => l.logged ?? 0);
+    assert.ok(logged.every((n, i) => n <= ofPipeline && (i === 0 || n >= logged[i - 1]!)), `${logged.join(',')} of ${ofPipeline}`);
+    assert.ok(logged.at(-1)! > 0, 'the results after the throttling say so');
     // 90 at 30/s takes 3 s; anything near the per-request back-off (tens of seconds) means the throttle failed.
     assert.ok(seconds < 15, `took ${seconds} s`);
   });
@@ -184,11 +191,15 @@ describe('serve: many secrets at once', function () {
     child.stdin.end();
     const code = await closed;
     assert.equal(code, 130, stderr);
-    // Requests cancelled by the stop may still be answered as failures; none of them writes a file.
-    const written = parse(stdout).filter((l) => l.type === 'result' && l.ok);
+    // The stop cancels the rest without a word: no failed result, no done, only what was done before it.
+    const lines = parse(stdout);
+    assert.deepEqual([...new Set(lines.map((l) => l.type))], ['hello', 'result'], stdout);
+    const written = lines.filter((l) => l.type === 'result');
+    assert.ok(written.every((l) => l.ok), 'a cancelled request gets no result');
     assert.ok(written.length >= 5 && written.length < list.length, `${written.length} backups before the stop`);
     const files = readdirSync(dir);
     assert.ok(files.length < list.length, 'the stop cut the run short');
+    for (const r of written) assert.ok(files.includes(path.basename(r.path!)), `${r.path} was answered, so it is there`);
     for (const file of files) {
       assert.doesNotMatch(file, /azkvb-tmp/, 'no temp file left');
       const name = list.find((n) => file.startsWith(`${VAULT}-${n}-`));
