@@ -430,7 +430,7 @@ function Get-EnvironmentFingerprint {
     # would only start a new executable), joined without a script loop: this runs on every call.
     $variables = [System.Environment]::GetEnvironmentVariables()
     foreach ($volatile in 'PWD', 'OLDPWD', '_') { $variables.Remove($volatile) }
-    $text = [string]::Join([char]0, [string[]]$variables.Keys) + [char]1 + [string]::Join([char]0, [string[]]$variables.Values)
+    $text = [string]::Join("`0", [string[]]$variables.Keys) + "`1" + [string]::Join("`0", [string[]]$variables.Values)
     $sha = [System.Security.Cryptography.SHA256]::Create()
     try { return [System.Convert]::ToBase64String($sha.ComputeHash([System.Text.Encoding]::UTF8.GetBytes($text))) }
     finally { $sha.Dispose() }
@@ -1187,12 +1187,10 @@ function Invoke-BackupItem {
             }
             $forceWrite = $true
         }
-        if ($State.VerboseOn) { Write-Verbose ("Backing up secret '{0}' from vault '{1}' to '{2}'." -f $Name, $VaultName, $file) }
     }
     else {
         if ($null -ne $target) { $directory = $target.Path }
         else { $directory = $cmdlet.SessionState.Path.CurrentFileSystemLocation.ProviderPath }
-        if ($State.VerboseOn) { Write-Verbose ("Backing up secret '{0}' from vault '{1}' into directory '{2}'." -f $Name, $VaultName, $directory) }
     }
 
     if ($null -eq $State.Session) { Connect-BackupPipeline -State $State }
