@@ -1,50 +1,28 @@
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { createInterface } from 'node:readline';
 import { chainOptionsFor } from '../../src/core/credential-chain.js';
 import { startConnectProxy } from '../support/local-vault/connect-proxy.js';
 import { startLocalVault, type LocalVault } from '../support/local-vault/index.js';
-import { exePath } from '../support/paths.js';
 import { exeEnv, runExe } from '../support/run-exe.js';
+import { startServe as startSession } from '../support/serve-session.js';
 
-/** Drives `serve` line by line, so a test can answer what the executable asks. */
+/** Drives `serve` line by line, so a test can answer what the executable asks; end() ends pipeline 0 and closes stdin. */
 function startServe(args: string[], env: NodeJS.ProcessEnv) {
-  const child = spawn(path.resolve(exePath()), ['serve', ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-  const lines: Record<string, unknown>[] = [];
-  const waiting: { test: (m: Record<string, unknown>) => boolean; resolve: (m: Record<string, unknown>) => void }[] = [];
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    const message = JSON.parse(line) as Record<string, unknown>;
-    lines.push(message);
-    for (const w of waiting.splice(0)) {
-      if (w.test(message)) w.resolve(message);
-      else waiting.push(w);
-    }
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const session = startSession(args, env);
   return {
-    lines,
-    stderr: () => stderr,
-    send: (message: unknown) => child.stdin.write(`${JSON.stringify(message)}\n`),
-    next: (test: (m: Record<string, unknown>) => boolean) =>
-      new Promise<Record<string, unknown>>((resolve) => {
-        const seen = lines.find(test);
-        if (seen) resolve(seen);
-        else waiting.push({ test, resolve });
-      }),
+    ...session,
     end: async () => {
-      child.stdin.end(`${JSON.stringify({ type: 'end' })}\n`);
-      return exited;
+      const code = await session.close({ type: 'end' });
+      assert.equal(session.lines.at(-1)?.type, 'done', JSON.stringify(session.lines));
+      return code;
     },
   };
 }
 
-const hello = (features?: string[]) => ({ type: 'hello', protocol: 1, client: 'credentials test', ...(features ? { features } : {}) });
+const hello = (features?: string[]) => ({ type: 'hello', protocol: 2, client: 'credentials test', ...(features ? { features } : {}) });
 
 describe('the executable signing in by itself', function () {
   this.timeout(60_000);
@@ -124,7 +102,13 @@ describe('the executable signing in by itself', function () {
       assert.equal(await serve.end(), 0);
       const errors = results.map((r) => r.error as { errorId: string; category: string; message: string });
       assert.ok(errors.every((e) => e.errorId === 'AuthenticationFailed' && e.category === 'AuthenticationError'));
-      assert.equal(new Set(errors.map((e) => e.message)).size, 1, 'the same message for every item');
+      // The same reason for every item, each message naming its own secret.
+      const reasons = errors.map((e, i) => {
+        const suffix = ` (vault 'ncvault', secret 'n${i + 1}')`;
+        assert.ok(e.message.endsWith(suffix), e.message);
+        return e.message.slice(0, -suffix.length);
+      });
+      assert.equal(new Set(reasons).size, 1, reasons.join('\n'));
       assert.equal(serve.stderr().split('\n').filter((l) => l.includes('Signing in with the credential chain failed')).length, 1, 'the chain was tried once');
       assert.ok(seconds < 15, `${seconds} s`);
     });
@@ -170,7 +154,62 @@ describe('the executable signing in by itself', function () {
     const result = await serve.next((m) => m.type === 'result');
     assert.equal(result.ok, true);
     assert.equal(await serve.end(), 0);
-    assert.deepEqual(serve.lines.map((l) => l.type), ['hello', 'result', 'bye']);
+    assert.deepEqual(serve.lines.map((l) => l.type), ['hello', 'result', 'done']);
+    assert.deepEqual(serve.lines.at(-1), { type: 'done', pipeline: 0, succeeded: 1, failed: 0 });
+  });
+
+  it("asks for a named Az context's token (tokenRequest with its context) before any token was supplied, and uses the answer", async () => {
+    vault.setSecret('ctxvault', 'one', 'v1');
+    // IDENTITY_ENDPOINT is there as a fallback only: the module's answer must be used.
+    const serve = startServe(['--log-level', 'debug'], exeEnv(vault.env()));
+    serve.send(hello(['tokenRequest']), { type: 'begin', pipeline: 1, context: 'az1' });
+    serve.send({ type: 'backup', pipeline: 1, id: 1, vaultName: 'ctxvault', name: 'one', directory: dir, force: false });
+    assert.deepEqual(await serve.next((m) => m.type === 'tokenRequest'), { type: 'tokenRequest', context: 'az1', tenantId: vault.tenantId });
+    const answer = vault.issueToken();
+    serve.send({ type: 'token', context: 'az1', token: answer.token, expiresOn: answer.expiresOn, tenantId: vault.tenantId });
+    const result = await serve.next((m) => m.type === 'result');
+    assert.equal(result.ok, true, JSON.stringify(result));
+    assert.deepEqual(readFileSync(result.path!), vault.lastBackupBlob('ctxvault', 'one'));
+    serve.send({ type: 'end', pipeline: 1 });
+    assert.deepEqual(await serve.next((m) => m.type === 'done'), { type: 'done', pipeline: 1, succeeded: 1, failed: 0 });
+    assert.equal(await serve.close(), 0);
+    assert.equal(vault.requests.filter((r) => r.operation === 'token').length, 0, 'no managed-identity token was needed');
+    assert.ok(vault.requests.some((r) => r.operation === 'backup' && r.authorized && r.status === 200));
+    assert.ok(!serve.stderr().includes(answer.token), 'the token never reaches stderr');
+  });
+
+  it("keeps tokens per context: another context's pipeline asks for its own, a later pipeline of the first reuses the first's, and the executable's own context never asks", async () => {
+    vault.setSecret('ctxvault', 'one', 'v1');
+    const serve = startServe([], exeEnv(vault.env()));
+    const requests = () => serve.lines.filter((l) => l.type === 'tokenRequest');
+    serve.send(hello(['tokenRequest']), { type: 'begin', pipeline: 1, context: 'az1' });
+    serve.send({ type: 'backup', pipeline: 1, id: 'p1', vaultName: 'ctxvault', name: 'one', directory: dir, force: false });
+    await serve.next((m) => m.type === 'tokenRequest' && m.context === 'az1');
+    const az1 = vault.issueToken();
+    serve.send({ type: 'token', context: 'az1', token: az1.token, expiresOn: az1.expiresOn, tenantId: vault.tenantId });
+    serve.send({ type: 'end', pipeline: 1 });
+    await serve.next((m) => m.type === 'done' && m.pipeline === 1);
+
+    // Another context, same vault: az1's token is not used for it; it asks, is declined, and signs in by itself.
+    serve.send({ type: 'begin', pipeline: 2, context: 'az2' });
+    serve.send({ type: 'backup', pipeline: 2, id: 'p2', vaultName: 'ctxvault', name: 'one', directory: dir, force: false });
+    assert.deepEqual(await serve.next((m) => m.type === 'tokenRequest' && m.context === 'az2'), { type: 'tokenRequest', context: 'az2', tenantId: vault.tenantId });
+    serve.send({ type: 'tokenUnavailable', context: 'az2', tenantId: vault.tenantId, message: 'not signed in to that tenant' });
+    serve.send({ type: 'end', pipeline: 2 });
+    await serve.next((m) => m.type === 'done' && m.pipeline === 2);
+    assert.equal(vault.requests.filter((r) => r.operation === 'token' && r.status === 200).length, 1, 'az2 fell back to the managed identity, once');
+
+    // az1 again: its cached token, no new request. Pipeline 0 (the executable's own context, no token ever supplied to it): never asks.
+    serve.send({ type: 'begin', pipeline: 3, context: 'az1' });
+    serve.send({ type: 'backup', pipeline: 3, id: 'p3', vaultName: 'ctxvault', name: 'one', directory: dir, force: false });
+    serve.send({ type: 'backup', id: 'p0', vaultName: 'ctxvault', name: 'one', directory: dir, force: false });
+    serve.send({ type: 'end', pipeline: 3 }, { type: 'end' });
+    await serve.next((m) => m.type === 'done' && m.pipeline === 3);
+    await serve.next((m) => m.type === 'done' && m.pipeline === 0);
+    assert.equal(await serve.close(), 0);
+    assert.deepEqual(requests().map((r) => r.context), ['az1', 'az2'], JSON.stringify(serve.lines));
+    const results = serve.lines.filter((l) => l.type === 'result');
+    assert.deepEqual(results.map((r) => [r.id, r.ok]).sort(), [['p0', true], ['p1', true], ['p2', true], ['p3', true]], serve.stderr());
   });
 
   it('reaches a US Government vault (--vault-dns-suffix vault.usgovcloudapi.net) with that cloud\'s token, the challenge\'s resource check on', async () => {
