@@ -4,6 +4,7 @@ import type { LocalVault } from '../support/local-vault/index.js';
 import { runExe } from '../support/run-exe.js';
 import { listing } from './support.js';
 import { useExeFixture } from '../support/exe-fixture.js';
+import { parseLines, resultsById } from '../support/serve-session.js';
 
 // Bad input is refused before anything is sent: the local vault's request log
 // stays empty, and the message quotes the value that was refused (JSON-quoted,
@@ -108,19 +109,20 @@ describe('reliability: bad input is refused before any request', function () {
       { vaultName: VAULT, name: 'fine', directory: dir, force: 'yes' },
       { vaultName: null, name: null, directory: dir },
     ];
-    const lines = [JSON.stringify({ type: 'hello', protocol: 1, client: 'reliability' })];
+    const lines = [JSON.stringify({ type: 'hello', protocol: 2, client: 'reliability' })];
     requests.forEach((r, id) => lines.push(JSON.stringify({ type: 'backup', id, force: false, ...r })));
     lines.push('{"type":"end"}');
     const run = await runExe(['serve'], { env, input: `${lines.join('\n')}\n` });
     assert.equal(run.code, 0, run.stderr);
-    const results = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; id?: number; ok?: boolean; error?: { kind: string; message: string } })
-      .filter((l) => l.type === 'result');
+    const out = parseLines(run.stdout);
+    const results = resultsById(out);
     assert.equal(results.length, requests.length);
     results.forEach((result, i) => {
       assert.equal(result.id, i);
       assert.equal(result.ok, false, JSON.stringify(requests[i]));
       assert.equal(result.error?.kind, 'InvalidArgument', `${JSON.stringify(requests[i])}: ${result.error?.message}`);
     });
+    assert.deepEqual(out.at(-1), { type: 'done', pipeline: 0, succeeded: 0, failed: requests.length });
     assert.deepEqual(vault.requests, []);
     assert.deepEqual(listing(dir), []);
   });
@@ -141,27 +143,46 @@ describe('reliability: bad input is refused before any request', function () {
       '{"type":"token","token":"","expiresOn":1}',
       '{"type":"token","token":"abc"}',
       '{"type":"hello","protocol":1}',
+      '{"type":"hello","protocol":2}',
+      '{"type":"end","pipeline":-1}',
+      '{"type":"end","pipeline":"1"}',
+      '{"type":"cancel","pipeline":1.5}',
+      '{"type":"begin","pipeline":4,"concurrency":0}',
+      '{"type":"begin","pipeline":4,"concurrency":65}',
+      '{"type":"begin","pipeline":4,"logLevel":"loud"}',
+      '{"type":"begin","pipeline":4,"dnsSuffix":7}',
+      '{"type":"begin","pipeline":4,"context":{}}',
+      `{"type":"token","context":"${'c'.repeat(201)}","token":"abc","expiresOn":1}`,
+      '{"type":"backup","id":2,"pipeline":-3,"vaultName":"badinput","name":"fine","directory":"/tmp"}',
+      '{"type":"backup","id":3,"after":{},"vaultName":"badinput","name":"fine","directory":"/tmp"}',
       `{"type":"backup","id":1,"name":"${'a'.repeat(70 * 1024)}"}`,
       '\u0000\u0001\u0002',
       '\ufeff{broken', // a BOM is skipped (Windows PowerShell 5.1 writes one), the rest must still be JSON
       '{"type":"end"',
     ];
     const good = { type: 'backup', id: 'after', vaultName: VAULT, name: 'fine', directory: dir, force: false };
+    // Lines that are well formed but wrong for the session's state: a second begin for an open pipeline.
+    const misplaced = ['{"type":"begin","pipeline":5}', '{"type":"begin","pipeline":5}'];
     const input = [
       '{"type":"backup","id":0}', // before the handshake
-      JSON.stringify({ type: 'hello', protocol: 1, client: 'reliability' }),
+      JSON.stringify({ type: 'hello', protocol: 2, client: 'reliability' }),
       ...malformed,
       JSON.stringify(good),
+      ...misplaced,
+      '{"type":"end","pipeline":5}',
       '{"type":"end"}',
     ].join('\n');
     const run = await runExe(['serve'], { env, input: `${input}\n` });
     assert.equal(run.code, 0, run.stderr);
-    const out = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; id?: string; ok?: boolean; line?: number });
+    const out = parseLines(run.stdout);
     const errors = out.filter((l) => l.type === 'protocolError');
-    assert.equal(errors.length, malformed.length + 1, JSON.stringify(out));
-    assert.deepEqual(errors.map((e) => e.line), [1, ...malformed.map((_, i) => i + 3)], 'each error names its line');
+    const secondBegin = 2 + malformed.length + 1 + misplaced.length;
+    assert.deepEqual(errors.map((e) => e.line), [1, ...malformed.map((_, i) => i + 3), secondBegin], `each error names its line: ${JSON.stringify(out)}`);
+    assert.match(errors.at(-1)!.message!, /Pipeline 5 was already begun/);
+    assert.ok(errors.every((e) => e.errorId === 'ProtocolError' && e.kind === 'Protocol'));
     const results = out.filter((l) => l.type === 'result');
-    assert.deepEqual(results.map((r) => [r.id, r.ok]), [['after', true]], 'the request after the bad lines still runs');
-    assert.equal(out[out.length - 1]!.type, 'bye');
+    assert.deepEqual(results.map((r) => [r.id, r.ok]), [['after', true]], 'the request after the bad lines still runs; the refused backups got no result');
+    assert.deepEqual(out.filter((l) => l.type === 'done'), [{ type: 'done', pipeline: 5, succeeded: 0, failed: 0 }, { type: 'done', pipeline: 0, succeeded: 1, failed: 0 }]);
+    assert.equal(out.at(-1)!.type, 'done');
   });
 });

@@ -5,6 +5,7 @@ import { startBadTlsServer, type BadTlsKind, type Fault, type LocalVault } from 
 import { exeEnv, runExe, type ExeRun } from '../support/run-exe.js';
 import { assertUntouched, bigBackupBody, listing, OLD_BYTES, startExe } from './support.js';
 import { useExeFixture } from '../support/exe-fixture.js';
+import { parseLines, resultsById } from '../support/serve-session.js';
 
 // Every fault a vault, a proxy or the network can produce, against the built
 // executable. Each run writes over a pre-existing file with --force, the
@@ -220,7 +221,7 @@ describe('reliability: vault and network faults against the executable', functio
       { name: 'p-reset-mid-body', fault: { kind: 'resetMidBody' }, kind: 'Network', errorId: 'ConnectionFailed' },
       { name: 'p-hang', fault: { kind: 'hang' }, kind: 'Network', errorId: 'ConnectionFailed' },
     ];
-    const lines = [JSON.stringify({ type: 'hello', protocol: 1, client: 'reliability' })];
+    const lines = [JSON.stringify({ type: 'hello', protocol: 2, client: 'reliability' })];
     persistent.forEach((p, i) => {
       vault.setSecret(VAULT, p.name, `the value of ${p.name}`);
       vault.faults.add({ vault: VAULT, name: p.name, operation: 'backup' }, p.fault, Infinity);
@@ -233,21 +234,23 @@ describe('reliability: vault and network faults against the executable', functio
     const before = listing(dir);
     const run = await runExe(['serve', '--concurrency', '16', '--timeout-seconds', '1', '--max-retries', '2'], { env, input: `${lines.join('\n')}\n`, timeoutMs: 55_000 });
     assert.equal(run.code, 0, run.stderr);
-    const out = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    const results = out.filter((l) => l.type === 'result') as Array<{ id: unknown; ok: boolean; path?: string; error?: { kind: string; errorId: string; message: string } }>;
-    assert.deepEqual(results.map((r) => r.id), [...persistent.map((_, i) => i), 'healthy'], 'one result per item, in order');
+    const out = parseLines(run.stdout);
+    const results = resultsById(out);
+    assert.deepEqual(results.map((r) => r.id), [...persistent.map((_, i) => i), 'healthy'], 'one result per item');
+    assert.equal(out.find((l) => l.type === 'result')?.id, 'healthy', 'the healthy item is answered as soon as it is done, not held behind the retried ones');
     persistent.forEach((p, i) => {
       const result = results[i]!;
       assert.equal(result.ok, false, p.name);
       assert.equal(result.error?.kind, p.kind, `${p.name}: ${result.error?.message}`);
       assert.equal(result.error?.errorId, p.errorId, p.name);
+      assert.ok(result.error!.message.endsWith(` (vault '${VAULT}', secret '${p.name}')`), `${p.name}: the message names the secret: ${result.error?.message}`);
       assert.deepEqual(readFileSync(path.join(dir, `${p.name}.blob`)), OLD_BYTES, `${p.name}: old file kept`);
     });
     const healthy = results[results.length - 1]!;
     assert.equal(healthy.ok, true, 'a healthy item in the same run still succeeds');
     assert.deepEqual(readFileSync(healthy.path!), vault.lastBackupBlob(VAULT, 'p-healthy'));
     assert.deepEqual(listing(dir), [...before, path.basename(healthy.path!)].sort(), 'no temp file, no partial file');
-    assert.deepEqual(out[out.length - 1], { type: 'bye', succeeded: 1, failed: persistent.length });
+    assert.deepEqual(out[out.length - 1], { type: 'done', pipeline: 0, succeeded: 1, failed: persistent.length });
     for (const p of persistent) {
       assert.equal(attemptsFor(p.name).length, 3, `${p.name} was tried once and retried twice`);
     }

@@ -8,6 +8,7 @@ import { exePath } from '../support/paths.js';
 import { exeEnv, runExe, type ExeRun } from '../support/run-exe.js';
 import { assertNoLeak, bigBackupBody, leakNeedles, listing, startExe, whenTempFileAppears } from './support.js';
 import { useExeFixture } from '../support/exe-fixture.js';
+import { parseLines, resultsById } from '../support/serve-session.js';
 
 // What the executable handles must not leak: tokens and backup bytes stay out
 // of argv, the environment, stdout/stderr (even at debug level, even with the
@@ -49,7 +50,7 @@ describe('reliability: secrets hygiene of the executable', function () {
 
     const exe = startExe(['serve', '--log-level', 'debug'], env);
     const send = (message: unknown) => exe.child.stdin.write(`${JSON.stringify(message)}\n`);
-    send({ type: 'hello', protocol: 1, client: 'hygiene' });
+    send({ type: 'hello', protocol: 2, client: 'hygiene' });
     send({ type: 'token', token, expiresOn });
     send({ type: 'backup', id: 1, vaultName: VAULT, name: 'precious', directory: dir, force: false });
     send({ type: 'backup', id: 2, vaultName: VAULT, name: 'echo-blob', directory: dir, force: false });
@@ -59,7 +60,8 @@ describe('reliability: secrets hygiene of the executable', function () {
     const pid = exe.child.pid!;
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
-    send({ type: 'end' });
+    // End pipeline 0 and close stdin: a protocol-2 session otherwise stays up for the next pipeline.
+    exe.child.stdin.end(`${JSON.stringify({ type: 'end' })}\n`);
     const run = await exe.done;
     assert.equal(run.code, 0, run.stderr);
 
@@ -69,12 +71,13 @@ describe('reliability: secrets hygiene of the executable', function () {
     assertNoLeak('stdout', run.stdout, needles);
     assertNoLeak('stderr at debug level', run.stderr, needles);
     assert.ok(!JWT.test(run.stdout + run.stderr), 'no JWT at all in the output');
-    const results = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; id?: number; ok?: boolean; error?: { errorId: string } });
-    assert.deepEqual(results.filter((r) => r.type === 'result').map((r) => [r.id, r.ok, r.error?.errorId]), [
+    const lines = parseLines(run.stdout);
+    assert.deepEqual(resultsById(lines).map((r) => [r.id, r.ok, r.error?.errorId]), [
       [1, true, undefined],
       [2, false, 'ServiceError'],
       [3, false, 'AuthenticationFailed'],
     ]);
+    assert.deepEqual(lines.at(-1), { type: 'done', pipeline: 0, succeeded: 1, failed: 2 });
     assert.match(run.stderr, /"level":"debug"/, 'debug output was really on');
     assert.ok(vault.requests.some((r) => r.authorized && r.name === 'precious'), 'the supplied token was used');
     assert.ok(!vault.requests.some((r) => r.operation === 'token'), 'no managed-identity call: the supplied token was enough');

@@ -6,6 +6,7 @@ import type { LocalVault } from '../support/local-vault/index.js';
 import { runExe } from '../support/run-exe.js';
 import { assertUntouched, bigBackupBody, listing, OLD_BYTES, startExe, tempFilesIn, whenTempFileAppears } from './support.js';
 import { useExeFixture } from '../support/exe-fixture.js';
+import { parseLines } from '../support/serve-session.js';
 
 // Faults on the machine running the backup: the target directory, the file
 // system and the process itself. Same rule as for vault faults: the target
@@ -175,12 +176,32 @@ describe('reliability: local faults (file system, signals) against the executabl
     const { body } = bigBackupBody(40 * 1024 * 1024);
     vault.faults.add({ vault: VAULT, name: 'plain', operation: 'backup' }, { kind: 'body', body, contentType: 'application/json' });
     const exe = startExe(['serve'], env);
-    exe.child.stdin.write(`${JSON.stringify({ type: 'hello', protocol: 1 })}\n`);
+    exe.child.stdin.write(`${JSON.stringify({ type: 'hello', protocol: 2 })}\n`);
     exe.child.stdin.write(`${JSON.stringify({ type: 'backup', id: 1, vaultName: VAULT, name: 'plain', outputFile: path.join(dir, 't.blob'), force: false })}\n`);
     const temp = await whenTempFileAppears(dir, 20_000, () => exe.child.stdin.end());
     const run = await exe.done;
     assert.ok(temp !== undefined);
     assert.equal(run.code, 130, run.stderr);
     assert.deepEqual(listing(dir), [], 'the abort reached the write before the rename: no target, no temp file');
+    assert.deepEqual(parseLines(run.stdout).map((l) => l.type), ['hello'], 'nothing written after the stop: no result, no done');
+  });
+
+  it('serve: stdin closed right after end while a file is being written: the ended pipeline finishes, result and done, exit 0', async () => {
+    const dir = path.join(root, 'serve-ended');
+    mkdirSync(dir);
+    const { body, blob } = bigBackupBody(40 * 1024 * 1024);
+    vault.faults.add({ vault: VAULT, name: 'plain', operation: 'backup' }, { kind: 'body', body, contentType: 'application/json' });
+    const target = path.join(dir, 't.blob');
+    const exe = startExe(['serve'], env);
+    exe.child.stdin.write(`${JSON.stringify({ type: 'hello', protocol: 2 })}\n`);
+    exe.child.stdin.write(`${JSON.stringify({ type: 'backup', id: 1, vaultName: VAULT, name: 'plain', outputFile: target, force: false })}\n`);
+    const temp = await whenTempFileAppears(dir, 20_000, () => exe.child.stdin.end(`${JSON.stringify({ type: 'end' })}\n`));
+    const run = await exe.done;
+    assert.ok(temp !== undefined);
+    assert.equal(run.code, 0, run.stderr);
+    const lines = parseLines(run.stdout);
+    assert.deepEqual(lines.map((l) => [l.type, l.id ?? l.pipeline, l.ok]), [['hello', undefined, undefined], ['result', 1, true], ['done', 0, undefined]]);
+    assert.deepEqual(listing(dir), ['t.blob'], 'the whole file and no temp file');
+    assert.ok(readFileSync(target).equals(blob), 'every byte the vault sent');
   });
 });
