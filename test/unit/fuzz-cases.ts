@@ -261,6 +261,20 @@ export function fuzzOnce(r: Rng, stats: FuzzStats): void {
       if (typeof m.request.force !== 'boolean') fail('parseLine', line, 'force is not a boolean');
     }
     if (m.type === 'token' && (m.token.length === 0 || Number.isNaN(m.expiresOnTimestamp))) fail('parseLine', line, 'accepted an empty token or no expiry');
+    // Protocol 2: every line belongs to a pipeline, a whole number from 0 (absent: pipeline 0).
+    if ('pipeline' in m && (!Number.isInteger(m.pipeline) || m.pipeline < 0 || m.pipeline > 2 ** 31)) fail('parseLine', line, `pipeline ${String(m.pipeline)} accepted`);
+    if ('pipeline' in m && !/"pipeline"/.test(line) && m.pipeline !== 0) fail('parseLine', line, 'a line without pipeline is not pipeline 0');
+    if ((m.type === 'token' || m.type === 'tokenUnavailable') && (typeof m.context !== 'string' || m.context.length > 200)) fail('parseLine', line, 'a token context that is not a short string');
+    if (m.type === 'begin') {
+      const { context, concurrency, logLevel, dnsSuffix } = m.settings;
+      if (typeof context !== 'string' || context.length > 200) fail('parseLine', line, 'a begin context that is not a short string');
+      if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)) fail('parseLine', line, `concurrency ${concurrency} accepted`);
+      if (logLevel !== undefined && !['warning', 'verbose', 'debug'].includes(logLevel)) fail('parseLine', line, `log level ${logLevel} accepted`);
+      if (dnsSuffix !== undefined && typeof dnsSuffix !== 'string') fail('parseLine', line, 'a dnsSuffix that is not a string');
+    }
+    if (m.type === 'backup' && m.after !== undefined && !(typeof m.after === 'number' ? Number.isFinite(m.after) : typeof m.after === 'string' && m.after.length > 0 && m.after.length <= 200)) {
+      fail('parseLine', line, `after ${JSON.stringify(m.after)} accepted`);
+    }
   }
 
   // The vault's answer: only base64url becomes bytes.
@@ -312,10 +326,15 @@ function randomDirectory(r: Rng, api: path.PlatformPath): string {
 }
 
 const REAL_LINES = [
-  '{"type":"hello","protocol":1,"client":"Az.KeyVault.Backup 0.1.0"}',
-  '{"type":"backup","id":7,"vaultName":"myvault","name":"mysecret","directory":"/home/u/backups","force":false}',
+  '{"type":"hello","protocol":2,"client":"Az.KeyVault.Backup 0.1.0","features":["tokenRequest"]}',
+  '{"type":"begin","pipeline":3,"context":"az1","dnsSuffix":"vault.azure.cn","concurrency":16,"logLevel":"verbose"}',
+  '{"type":"backup","pipeline":3,"id":7,"vaultName":"myvault","name":"mysecret","directory":"/home/u/backups","force":false}',
+  '{"type":"backup","pipeline":3,"id":9,"vaultName":"myvault","name":"other","outputFile":"/home/u/b.blob","force":true,"after":8}',
   '{"type":"backup","id":"x","secretId":"https://myvault.vault.azure.net/secrets/s","outputFile":"/tmp/f","force":true}',
-  '{"type":"token","token":"eyJabc.eyJdef.sig","expiresOn":1767225600,"tenantId":"t"}',
+  '{"type":"token","context":"az1","token":"eyJabc.eyJdef.sig","expiresOn":1767225600,"tenantId":"t","resource":"https://vault.azure.net"}',
+  '{"type":"tokenUnavailable","context":"az1","tenantId":"t","message":"why"}',
+  '{"type":"cancel","pipeline":4}',
+  '{"type":"end","pipeline":3}',
   '{"type":"end"}',
 ];
 
@@ -323,9 +342,9 @@ function protocolLine(r: Rng): string {
   const roll = r();
   if (roll < 0.2) return randomText(r, 40);
   if (roll < 0.45) {
-    const body: Record<string, unknown> = { type: pick(r, ['hello', 'backup', 'token', 'end', 'tokenUnavailable', 'nope', 5, null]) };
-    for (const key of ['id', 'protocol', 'vaultName', 'name', 'secretId', 'outputFile', 'directory', 'force', 'token', 'expiresOn', 'tenantId', 'features', '__proto__', 'constructor']) {
-      if (r() < 0.4) body[key] = randomJsonValue(r);
+    const body: Record<string, unknown> = { type: pick(r, ['hello', 'begin', 'backup', 'token', 'end', 'cancel', 'tokenUnavailable', 'nope', 5, null]) };
+    for (const key of ['id', 'protocol', 'pipeline', 'context', 'after', 'dnsSuffix', 'concurrency', 'logLevel', 'vaultName', 'name', 'secretId', 'outputFile', 'directory', 'force', 'token', 'expiresOn', 'tenantId', 'resource', 'features', '__proto__', 'constructor']) {
+      if (r() < 0.4) body[key] = key === 'pipeline' || key === 'concurrency' ? pick(r, [0, 1, 3, 64, 65, -1, 2 ** 31, 2 ** 31 + 1, 1.5, '2', null]) : randomJsonValue(r);
     }
     return JSON.stringify(body);
   }

@@ -7,7 +7,7 @@ import { TempFileRegistry } from '../../src/core/atomic-write.js';
 import { BackupCredential } from '../../src/core/credential.js';
 import { silentLogger } from '../../src/core/logger.js';
 
-function harness(env: Record<string, string> = {}) {
+function harness(env: Record<string, string> = {}, input: string[] = []) {
   const out: string[] = [];
   const err: string[] = [];
   let exitCode: number | undefined;
@@ -18,7 +18,9 @@ function harness(env: Record<string, string> = {}) {
     cwd: process.cwd(),
     stdout: (l) => out.push(l),
     stderr: (l) => err.push(l),
-    stdinLines: async function* () {},
+    stdinLines: async function* () {
+      yield* input;
+    },
     setExitCode: (c) => {
       exitCode = c;
     },
@@ -104,12 +106,37 @@ describe('the command line: retry and timeout limits', () => {
       ['backup', '--vault-name', 'abc', '--name', 's', '--max-retries', '1.5'],
       ['serve', '--timeout-seconds', '0'],
       ['serve', '--timeout-seconds', '99999'],
+      ['serve', '--idle-timeout-seconds', '-1'],
+      ['serve', '--idle-timeout-seconds', '86401'],
+      ['serve', '--idle-timeout-seconds', 'soon'],
     ]) {
       const h = harness();
       await createParser(h.cli).parseAsync(argv, {}, () => undefined);
       assert.equal(h.exitCode(), 2, argv.join(' '));
       assert.equal(h.credentialAsked(), 0);
     }
+  });
+});
+
+describe('the command line: serve speaks protocol 2', () => {
+  it('answers a protocol-2 hello with its version and an end of pipeline 0 with done, exit 0, asking no credential', async () => {
+    const h = harness({}, ['{"type":"hello","protocol":2,"client":"unit"}', '{"type":"end"}']);
+    await createParser(h.cli).parseAsync(['serve', '--idle-timeout-seconds', '0']);
+    assert.equal(h.exitCode(), 0, h.err.join('\n'));
+    assert.deepEqual(h.out.map((l) => JSON.parse(l)), [
+      { type: 'hello', protocol: 2, version: '1.2.3' },
+      { type: 'done', pipeline: 0, succeeded: 0, failed: 0 },
+    ]);
+    assert.equal(h.credentialAsked(), 0);
+  });
+
+  it('refuses a protocol-1 hello with ProtocolVersionMismatch and exit 11', async () => {
+    const h = harness({}, ['{"type":"hello","protocol":1}', '{"type":"end"}']);
+    await createParser(h.cli).parseAsync(['serve']);
+    assert.equal(h.exitCode(), 11);
+    assert.equal(h.out.length, 1, h.out.join('\n'));
+    const answer = JSON.parse(h.out[0]!) as { errorId: string; protocol: number };
+    assert.deepEqual([answer.errorId, answer.protocol], ['ProtocolVersionMismatch', 2]);
   });
 });
 
