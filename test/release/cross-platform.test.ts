@@ -66,26 +66,32 @@ for (const { rid, emulator, label } of TARGETS) {
       assert.deepEqual(backups.map((q) => [q.status, q.authorized]), [[401, false], [200, true]]);
     });
 
-    it('speaks the module\'s protocol: handshake with its version, two backups to named files, results in order, bye', async function () {
+    it('speaks the module\'s protocol 2: handshake with its version, two backups to named files answered by id, done for pipeline 0', async function () {
       const vaultName = uniqueVault();
       vault.setSecret(vaultName, 'one', 'first');
       vault.setSecret(vaultName, 'two', 'second');
       const lines = [
-        { type: 'hello', protocol: 1, client: 'release test' },
+        { type: 'hello', protocol: 2, client: 'release test' },
         { type: 'backup', id: 1, vaultName, name: 'one', outputFile: emu.nativePath(join(dir, 'one.blob')), force: false },
         { type: 'backup', id: 2, vaultName, name: 'two', outputFile: emu.nativePath(join(dir, 'two.blob')), force: false },
+        { type: 'backup', id: 3, vaultName, name: 'missing', outputFile: emu.nativePath(join(dir, 'three.blob')), force: false },
         { type: 'end' },
       ];
       const r = await run(['serve'], vaultEnv(), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
       assert.equal(r.code, 0, r.stderr);
       const answers = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-      assert.deepEqual(answers[0], { type: 'hello', protocol: 1, version: packageVersion() });
-      const results = answers.filter((a) => a['type'] === 'result');
+      assert.deepEqual(answers[0], { type: 'hello', protocol: 2, version: packageVersion() });
+      // Written as each is done, in any order: compared by id.
+      const results = answers.filter((a) => a['type'] === 'result').sort((a, b) => Number(a['id']) - Number(b['id']));
       assert.deepEqual(results.map((a) => [a['id'], a['ok'], a['path']]), [
         [1, true, emu.nativePath(join(dir, 'one.blob'))],
         [2, true, emu.nativePath(join(dir, 'two.blob'))],
+        [3, false, undefined],
       ]);
-      assert.equal(answers.at(-1)?.['type'], 'bye');
+      const error = results[2]!['error'] as { errorId: string; message: string };
+      assert.equal(error.errorId, 'SecretNotFound');
+      assert.ok(error.message.endsWith(` (vault '${vaultName}', secret 'missing')`), error.message);
+      assert.deepEqual(answers.at(-1), { type: 'done', pipeline: 0, succeeded: 2, failed: 1 });
       assert.deepEqual(readdirSync(dir).sort(), ['one.blob', 'two.blob']);
       for (const name of ['one', 'two']) {
         assert.ok(readFileSync(join(dir, `${name}.blob`)).equals(vault.lastBackupBlob(vaultName, name)!), `${name}: the bytes the vault handed out`);

@@ -94,10 +94,13 @@ describe('release: packages, checksums and one version everywhere', function () 
     assert.equal(run.status, 0, run.stderr);
     assert.equal(run.stdout.trim(), version);
     // The handshake is how the module learns it (a blocking run is fine: no vault is involved).
-    const input = `${JSON.stringify({ type: 'hello', protocol: 1, client: 'release test' })}\n${JSON.stringify({ type: 'end' })}\n`;
+    const input = `${JSON.stringify({ type: 'hello', protocol: 2, client: 'release test' })}\n${JSON.stringify({ type: 'end' })}\n`;
     const serve = spawnSync(packagedExe('linux-x64'), ['serve'], { encoding: 'utf8', input, env: { PATH: '/usr/bin:/bin', HOME: tmpdir() } });
     assert.equal(serve.status, 0, serve.stderr);
-    assert.deepEqual(JSON.parse(serve.stdout.split('\n')[0]!), { type: 'hello', protocol: 1, version });
+    assert.deepEqual(serve.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown), [
+      { type: 'hello', protocol: 2, version },
+      { type: 'done', pipeline: 0, succeeded: 0, failed: 0 },
+    ]);
   });
 
   it("release notes list every package and tell Apple Silicon users to sign the executable once", function () {
