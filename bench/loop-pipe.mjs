@@ -14,21 +14,15 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { isSecretBackup, median } from './backup-files.mjs';
 import { cleanEnv, startVault, VAULT } from './local-vault.mjs';
 import { buildPeer } from './peer/build.mjs';
 import { runProcess } from './processes.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
-const BACKUP_PREFIX = ')AzureKeyVaultSecretBackupV1.microsoft.com';
 export const LOOP_TARGET = 1.2;
 export const PIPE_TARGET = 5;
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
 // One pwsh, both modules. Module and peer alternate within each repeat, so drift hits both alike;
 // each run writes into a folder of its own, so nothing is overwritten and every file can be checked.
@@ -89,9 +83,10 @@ function checkDir(dir, expected, sizes) {
   const files = readdirSync(dir);
   if (files.length !== expected) problems.push(`${path.basename(dir)}: ${files.length} files, expected ${expected}`);
   for (const file of files) {
-    const text = readFileSync(path.join(dir, file)).toString('latin1');
+    const bytes = readFileSync(path.join(dir, file));
+    const text = bytes.toString('latin1');
     const name = /secret-\d+/.exec(file)?.[0];
-    if (!text.startsWith(BACKUP_PREFIX) || text.slice(BACKUP_PREFIX.length).split('.').length !== 5 || !name) {
+    if (!isSecretBackup(bytes) || !name) {
       problems.push(`${path.basename(dir)}/${file}: not a secret backup`);
       continue;
     }
