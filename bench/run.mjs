@@ -147,7 +147,7 @@ async function scenarioNaive(exe, vault) {
 // ---- serve directly: peak memory and the throttled vault ---------------------------------------
 
 function serveInput(names, dir) {
-  const lines = [JSON.stringify({ type: 'hello', protocol: 1, client: 'bench' })];
+  const lines = [JSON.stringify({ type: 'hello', protocol: 2, client: 'bench' })];
   names.forEach((name, i) => lines.push(JSON.stringify({ type: 'backup', id: i + 1, vaultName: VAULT, name, directory: dir, force: false })));
   lines.push(JSON.stringify({ type: 'end' }), '');
   return lines.join('\n');
@@ -175,17 +175,18 @@ async function scenarioServe(exe, vault, count, extraEnv, args = []) {
     input: serveInput(vault.names.slice(0, count), dir),
     onSpawn: (child) => {
       poll = setInterval(() => sample(child.pid), 50);
-      // The high-water mark once the last result is out, just before the process exits.
+      // The high-water mark once the last result is out (done answers end), just before the process exits.
       child.stdout.on('data', (d) => {
-        if (d.includes('"type":"bye"')) sample(child.pid);
+        if (d.includes('"type":"done"')) sample(child.pid);
       });
     },
   });
   clearInterval(poll);
   if (result.code !== 0) throw new Error(`serve exited ${result.code}: ${result.stderr.slice(0, 2000)}`);
-  const bye = JSON.parse(result.stdout.trim().split('\n').at(-1));
+  const done = JSON.parse(result.stdout.trim().split('\n').at(-1));
+  if (done.type !== 'done') throw new Error(`serve's last line is not done: ${JSON.stringify(done)}`);
   const statuses = result.stderr;
-  return { ms: result.ms, peakMiB: peakKiB / 1024, ok: bye.succeeded, failed: bye.failed, check: checkFiles(dir, count), stderr: statuses };
+  return { ms: result.ms, peakMiB: peakKiB / 1024, ok: done.succeeded, failed: done.failed, check: checkFiles(dir, count), stderr: statuses };
 }
 
 // ---- the run ---------------------------------------------------------------------------------
