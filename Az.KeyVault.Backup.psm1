@@ -997,28 +997,39 @@ function Write-ReadyEntry {
     # The one place results are put in order: output strictly in input order, local failures
     # waiting behind earlier requests in flight.
     param([hashtable]$State)
-    while ($State.Queue.Count -gt 0) {
-        $head = $State.Queue.Peek()
-        if (-not $head.Done) { return }
-        if ($head.Logged -gt $State.LoggedSeen) { Wait-PipelineDiagnostics -State $State -Count $head.Logged }
-        [void]$State.Queue.Dequeue()
-        $State.Completed++
-        if ($null -ne $head.ErrorRecord) {
-            $State.Cmdlet.WriteError($head.ErrorRecord)
+    try {
+        while ($State.Queue.Count -gt 0) {
+            $head = $State.Queue.Peek()
+            if (-not $head.Done) { return }
+            if ($head.Logged -gt $State.LoggedSeen) { Wait-PipelineDiagnostics -State $State -Count $head.Logged }
+            [void]$State.Queue.Dequeue()
+            $State.Completed++
+            if ($null -ne $head.ErrorRecord) {
+                $State.Cmdlet.WriteError($head.ErrorRecord)
+            }
+            elseif ($null -eq $head.Failure) {
+                $State.Succeeded++
+                $State.Cmdlet.WriteObject($head.Path)
+            }
+            else {
+                $failure = $head.Failure
+                # The executable composed the whole message; only its category is mapped here.
+                $record = New-ErrorRecord -Message ([string]$failure.message) -ErrorId ([string]$failure.errorId) -Category (ConvertTo-ErrorCategory -Name ([string]$failure.category)) -TargetObject $head.Target
+                # Signing in fails the same way for every item: one terminating error for the pipeline
+                # instead of one per secret (the executable fails the rest at once with the same error).
+                if ([string]$failure.errorId -eq 'AuthenticationFailed') { $State.Cmdlet.ThrowTerminatingError($record) }
+                $State.Cmdlet.WriteError($record)
+            }
         }
-        elseif ($null -eq $head.Failure) {
-            $State.Succeeded++
-            $State.Cmdlet.WriteObject($head.Path)
-        }
-        else {
-            $failure = $head.Failure
-            # The executable composed the whole message; only its category is mapped here.
-            $record = New-ErrorRecord -Message ([string]$failure.message) -ErrorId ([string]$failure.errorId) -Category (ConvertTo-ErrorCategory -Name ([string]$failure.category)) -TargetObject $head.Target
-            # Signing in fails the same way for every item: one terminating error for the pipeline
-            # instead of one per secret (the executable fails the rest at once with the same error).
-            if ([string]$failure.errorId -eq 'AuthenticationFailed') { $State.Cmdlet.ThrowTerminatingError($record) }
-            $State.Cmdlet.WriteError($record)
-        }
+    }
+    catch [System.Management.Automation.MethodInvocationException] {
+        # A command further down the pipeline threw while WriteObject/WriteError handed it an item:
+        # called as a method, PowerShell wraps its error. The caller gets that command's own error,
+        # as from a compiled cmdlet, so its id and a typed catch still match.
+        $inner = $_.Exception.InnerException
+        if ($inner -is [System.Management.Automation.IContainsErrorRecord] -and $null -ne $inner.ErrorRecord) { throw $inner.ErrorRecord }
+        if ($null -ne $inner) { throw $inner }
+        throw
     }
 }
 
@@ -1153,14 +1164,16 @@ function Invoke-BackupItem {
             return
         }
     }
-    if ($null -ne $target -and -not $target.IsDirectory) {
+    # An existing directory named without a trailing separator means "default names inside it", as
+    # Az's users expect of a folder: nothing to overwrite, and no item waits for another.
+    if ($null -ne $target -and -not $target.IsDirectory -and -not [System.IO.Directory]::Exists($target.Path)) {
         $file = $target.Path
         # A directory gets a fresh default name inside it, so there is nothing to overwrite. A path
         # already targeted earlier in this pipeline counts as existing: its file may not be written yet.
         $earlier = [long]0
         $targetedBefore = $State.Targets.TryGetValue($file, [ref]$earlier)
         if ($targetedBefore) { $after = $earlier }
-        $exists = -not [System.IO.Directory]::Exists($file) -and ($targetedBefore -or [System.IO.File]::Exists($file))
+        $exists = $targetedBefore -or [System.IO.File]::Exists($file)
         if ($exists -and -not $Force) {
             $yesToAll = [bool]$State.YesToAll
             $noToAll = [bool]$State.NoToAll

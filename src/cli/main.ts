@@ -48,11 +48,14 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   });
 }
 
-// A closed stdout (the module went away) must not crash with EPIPE noise.
-process.stdout.on('error', () => {
-  registry.removeAll();
-  process.exit(130);
-});
+// A closed stdout or stderr (the module went away, e.g. PowerShell killed) must not crash with
+// EPIPE: an unhandled stream error would end the process before its temporary files are removed.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', () => {
+    registry.removeAll();
+    process.exit(130);
+  });
+}
 
 // Exit explicitly once the command is done: idle keep-alive sockets or a
 // credential's timers must not keep a finished (or aborted) run alive. The
