@@ -1,6 +1,10 @@
 // `npm test`: compile, lint, build the native executable, then the mocha suites on Node 22 (the
 // Azure SDK needs it, whatever Node runs npm). Arguments (after `npm test --`) go to mocha, e.g.
 //   npm test -- --grep "Backup-AzKeyVaultSecret"
+// Fast loops run one suite with only what it needs (`--only unit|exe|pwsh|release|windows`):
+//   npm run test:unit    tsc + unit tests (no build)
+//   npm run test:pwsh    tsc + this machine's executable + the PowerShell tests
+//   npm run test:release tsc + the five executables and packages + the release tests
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -10,7 +14,19 @@ import { ALL_RIDS, hostRid, repoRoot } from './node-runtime.mjs';
 import { release } from './release.mjs';
 import { ensureWindowsPwsh } from './windows-pwsh.mjs';
 
-const mochaArgs = process.argv.slice(2).filter((arg, i) => !(i === 0 && arg === '--'));
+const SUITES = ['unit', 'exe', 'pwsh', 'release', 'windows'];
+let argv = process.argv.slice(2).filter((arg, i) => !(i === 0 && arg === '--'));
+let only;
+if (argv[0] === '--only' || argv[0]?.startsWith('--only=')) {
+  only = argv[0] === '--only' ? argv[1] : argv[0].slice('--only='.length);
+  argv = argv.slice(argv[0] === '--only' ? 2 : 1);
+  if (!SUITES.includes(only)) {
+    process.stderr.write(`[test] --only takes one of ${SUITES.join(', ')}; got '${only}'\n`);
+    process.exit(2);
+  }
+}
+const mochaArgs = argv;
+const wants = (suite) => only === undefined || only === suite;
 const results = [];
 
 function log(message) {
@@ -72,18 +88,20 @@ await phase('tsc', () => {
   run(process.execPath, [path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
 });
 
-await phase('eslint', () => run(process.execPath, [path.join(repoRoot, 'node_modules', 'eslint', 'bin', 'eslint.js'), '.']), { fatal: false });
+if (only === undefined) await phase('eslint', () => run(process.execPath, [path.join(repoRoot, 'node_modules', 'eslint', 'bin', 'eslint.js'), '.']), { fatal: false });
 
-await phase(`build (${hostRid()})`, async () => {
-  await build([]);
-  exe = exePath(hostRid());
-});
+if (only !== 'unit') {
+  await phase(`build (${hostRid()})`, async () => {
+    await build([]);
+    exe = exePath(hostRid());
+  });
+}
 
 const mocha = path.join(repoRoot, 'node_modules', 'mocha', 'bin', 'mocha.js');
 // AZKVB_BUILD_NODE: the Node that ran the build and release, for tests that run them again.
 const env = { ...process.env, AZKVB_EXE: exe, AZKVB_PWSH: tools.pwsh, AZKVB_NODE22: tools.node22, AZKVB_BUILD_NODE: process.execPath };
 
-await phase('unit tests', () => {
+if (wants('unit')) await phase('unit tests', () => {
   const files = testFiles('out/test/unit');
   if (!files.length) {
     log('no out/test/unit/**/*.test.js yet');
@@ -94,14 +112,20 @@ await phase('unit tests', () => {
 
 // The other four executables and the packages, for the release tests below: Wine and qemu-user
 // runs, binary formats, installing a zip as users do. Not fatal, so the other suites still run.
-await phase('release packages (5 platforms)', async () => {
+if (wants('release') || wants('windows')) await phase('release packages (5 platforms)', async () => {
   ensureDebianPackages(['release', 'emulate']);
   await build(ALL_RIDS.filter((rid) => rid !== hostRid()).flatMap((rid) => ['--rid', rid]));
   await release(['--skip-build']);
 }, { fatal: false });
 
-await phase('integration + pwsh + release tests', () => {
-  const files = [...testFiles('out/test/integration'), ...testFiles('out/test/reliability'), ...testFiles('out/test/pwsh'), ...testFiles('out/test/release')];
+const SHARED_VAULT_SUITES = {
+  exe: ['out/test/integration', 'out/test/reliability'],
+  pwsh: ['out/test/pwsh'],
+  release: ['out/test/release'],
+};
+if (wants('exe') || wants('pwsh') || wants('release')) await phase(only === undefined ? 'integration + pwsh + release tests' : `${only} tests`, () => {
+  const dirs = only === undefined ? Object.values(SHARED_VAULT_SUITES).flat() : SHARED_VAULT_SUITES[only];
+  const files = dirs.flatMap((dir) => testFiles(dir));
   if (!files.length) {
     log('no out/test/integration or out/test/pwsh tests yet');
     return 'skipped';
@@ -114,7 +138,7 @@ await phase('integration + pwsh + release tests', () => {
 
 // The module with Windows semantics: PowerShell 7.6.9 for Windows under Wine, the win-x64 zip from
 // the release phase, the local vault. Its own mocha process (and local vault), after the others.
-await phase('windows pwsh tests (Wine)', () => {
+if (wants('windows')) await phase('windows pwsh tests (Wine)', () => {
   const files = testFiles('out/test/windows');
   if (!files.length) {
     log('no out/test/windows tests yet');
