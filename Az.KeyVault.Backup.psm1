@@ -16,6 +16,8 @@ Set-Variable -Scope Script -Option Constant -Name HandshakeTimeoutMs -Value 6000
 Set-Variable -Scope Script -Option Constant -Name AbortGraceMs -Value 2000
 Set-Variable -Scope Script -Option Constant -Name StderrTailLines -Value 40
 Set-Variable -Scope Script -Option Constant -Name ResultBatchMs -Value 10
+# Items of a pipeline written to the executable one flush each, before batching takes over.
+Set-Variable -Scope Script -Option Constant -Name EagerItems -Value 4
 # How long the session executable waits for the next call before it ends; 0 means a new one for
 # every call. An environment variable, so changing it starts a new executable like any other setting.
 Set-Variable -Scope Script -Option Constant -Name IdleSecondsVariable -Value 'AZ_KEYVAULT_BACKUP_SESSION_IDLE_SECONDS'
@@ -1237,11 +1239,21 @@ function Invoke-BackupItem {
     }
     if ($State.DebugOn) { Send-SessionLine -Session $session -Pipeline $State -Line $line }
     else {
-        try { $session.Stdin.Write($line + "`n"); $session.Stdin.Flush() }
+        # The first items go out at once; after that the writer's buffer goes out whenever it is
+        # full and at each sync below: one write for several items, fewer wake-ups on both sides.
+        try {
+            $session.Stdin.Write($line + "`n")
+            if ($State.Accepted -le $script:EagerItems) { $session.Stdin.Flush() }
+        }
         catch { Send-SessionLine -Session $session -Pipeline $State -Line $line }
     }
     if ($State.SyncWatch.ElapsedMilliseconds -ge 20) {
         $State.SyncWatch.Restart()
+        try { $session.Stdin.Flush() }
+        catch {
+            $session.Fatal = New-ChildDiedRecord -Session $session -InnerException $_.Exception
+            $State.Cmdlet.ThrowTerminatingError($session.Fatal)
+        }
         Sync-Output -State $State
     }
 }
@@ -1264,6 +1276,7 @@ function Complete-BackupPipeline {
     $State.InputEnded = $true
     $session = $State.Session
     if ($null -ne $session) {
+        try { $session.Stdin.Flush() } catch { $session.Fatal = New-ChildDiedRecord -Session $session -InnerException $_.Exception }
         while ($State.Queue.Count -gt 0 -and -not $session.StdoutEof -and $null -eq $session.Fatal) {
             Read-SessionStream -Session $session -Pipeline $State -TimeoutMs 100
             Write-ReadyEntry -State $State

@@ -1,6 +1,11 @@
 // PER ITEM: the module's own PowerShell-side cost per piped item (issue 11: at most 0.2 ms).
 //
-// Method: CPU time of the pwsh host process. In one pwsh, the same N items (Az-typed secret
+// Method: CPU time of the thread that runs the pipeline, where all of the module's PowerShell code
+// runs (read from /proc/thread-self/stat, Linux only; 10 ms ticks, so a pipeline of N=2000 is
+// resolved to 0.005 ms per item). The whole host process's CPU time is printed beside it: it also
+// counts .NET's background threads (tiered JIT recompiling hot code, the GC, async pipe reads),
+// which are the runtime's, not PowerShell code's, and which shrink as a session warms up.
+// Details of the process figure: In one pwsh, the same N items (Az-typed secret
 // objects, as Get-AzKeyVaultSecret gives) are piped, in turn, into Backup-AzKeyVaultSecret and into
 // a trivial advanced function that binds each item from the pipeline and does nothing with it, so
 // that pwsh's own cost of a pipeline of N objects is the baseline. Around each pipeline the script
@@ -50,6 +55,8 @@ const SCRIPT = (defineAzTypes) => [
   'function Receive-Nothing { [CmdletBinding()] param([Parameter(ValueFromPipeline)][object]$InputObject) process { } }',
   'function NewDir($label) { (New-Item -ItemType Directory -Path (Join-Path $OutRoot $label)).FullName }',
   '$self = [System.Diagnostics.Process]::GetCurrentProcess()',
+  // utime + stime of this thread, in ms (the kernel counts 100 ticks a second).
+  "function Get-ThreadCpuMs { $f = ([System.IO.File]::ReadAllText('/proc/thread-self/stat') -replace '^.*\\) ', '').Split(' '); ([long]$f[11] + [long]$f[12]) * 10 }",
   '$warm = NewDir "warm"',
   '$null = $items[0..($WarmN - 1)] | Backup-AzKeyVaultSecret -OutputFile "$warm/"',
   '$null = $items | Receive-Nothing',
@@ -60,13 +67,14 @@ const SCRIPT = (defineAzTypes) => [
   '  foreach ($who in $order) {',
   '    $dir = if ($who -eq "module") { NewDir "module-$r" } else { $null }',
   '    [System.GC]::Collect(); [System.GC]::WaitForPendingFinalizers(); [System.GC]::Collect()',
-  '    $self.Refresh(); $cpu = $self.TotalProcessorTime',
+  '    $self.Refresh(); $cpu = $self.TotalProcessorTime; $threadCpu = Get-ThreadCpuMs',
   '    $sw.Restart()',
   '    if ($who -eq "module") { $out = $items | Backup-AzKeyVaultSecret -OutputFile "$dir/" }',
   '    else { $out = $items | Receive-Nothing }',
   '    $sw.Stop()',
+  '    $threadCpuMs = (Get-ThreadCpuMs) - $threadCpu',
   '    $self.Refresh(); $cpuMs = ($self.TotalProcessorTime - $cpu).TotalMilliseconds',
-  '    $runs.Add([pscustomobject]@{ who = $who; dir = $dir; cpuMs = $cpuMs; wallMs = $sw.Elapsed.TotalMilliseconds; out = @($out).Count })',
+  '    $runs.Add([pscustomobject]@{ who = $who; dir = $dir; cpuMs = $cpuMs; threadCpuMs = $threadCpuMs; wallMs = $sw.Elapsed.TotalMilliseconds; out = @($out).Count })',
   '  }',
   '}',
   '[pscustomobject]@{ runs = $runs; n = $items.Count; pwsh = $PSVersionTable.PSVersion.ToString(); cpus = [System.Environment]::ProcessorCount } | ConvertTo-Json -Compress -Depth 4',
@@ -115,10 +123,12 @@ export async function measurePerItem({ pwsh, node22, n = 2000, repeats = 3, warm
     const moduleRuns = runs.filter((r) => r.who === 'module');
     const baseline = runs.filter((r) => r.who === 'baseline');
     // Round r's module run against round r's baseline run.
-    const perItem = moduleRuns.map((m, i) => (m.cpuMs - baseline[i].cpuMs) / n);
+    const perItem = moduleRuns.map((m, i) => (m.threadCpuMs - baseline[i].threadCpuMs) / n);
+    const perItemProcess = moduleRuns.map((m, i) => (m.cpuMs - baseline[i].cpuMs) / n);
     return {
       n,
       perItemMs: median(perItem),
+      perItemProcessMs: median(perItemProcess),
       moduleCpuMs: median(moduleRuns.map((r) => r.cpuMs)),
       moduleWallMs: median(moduleRuns.map((r) => r.wallMs)),
       baselineCpuMs: median(baseline.map((r) => r.cpuMs)),
@@ -147,7 +157,7 @@ export function perItemRows(m) {
       measured: `${m.perItemMs.toFixed(3)} ms`,
       target: `<= ${m.target} ms`,
       pass: m.ok && m.perItemMs <= m.target,
-      note: `pwsh host CPU time, module pipeline ${m.moduleCpuMs.toFixed(0)} ms minus a do-nothing function's ${m.baselineCpuMs.toFixed(0)} ms, / N (median of ${m.repeats}); pwsh on a CPU ${(m.busy * 100).toFixed(0)}% of the pipeline's ${m.moduleWallMs.toFixed(0)} ms (${m.cpus} CPUs); ${m.latencyMs} ms per request, unpaced; ${checked}`,
+      note: `CPU time of the pipeline's thread, module minus a do-nothing function, / N (median of ${m.repeats}); the whole pwsh process, .NET's JIT, GC and I/O threads included: ${m.perItemProcessMs.toFixed(3)} ms (${m.moduleCpuMs.toFixed(0)} - ${m.baselineCpuMs.toFixed(0)} ms); pwsh on a CPU ${(m.busy * 100).toFixed(0)}% of the pipeline's ${m.moduleWallMs.toFixed(0)} ms (${m.cpus} CPUs); ${m.latencyMs} ms per request, unpaced; ${checked}`,
     },
   ];
 }
