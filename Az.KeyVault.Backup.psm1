@@ -426,16 +426,14 @@ function Get-SessionIdleSeconds {
 function Get-EnvironmentFingerprint {
     # The executable reads its settings from the environment once, when it starts (vault URL, DNS
     # suffix, CA file, proxy, AZURE_*, IDENTITY_*, ...). Rather than a list that could miss one,
-    # the whole environment is compared: any change between calls starts a fresh executable. Only
-    # a hash is kept, so no value of it (a client secret) stays in the module's memory.
+    # the whole environment is compared: any change between calls starts a fresh executable.
     # Keys and values in the table's own order, the same as long as nothing changed (a mere reorder
     # would only start a new executable), joined without a script loop: this runs on every call.
+    # Kept as text, compared exactly: a copy of what the process's environment block already holds.
     $variables = [System.Environment]::GetEnvironmentVariables()
     foreach ($volatile in 'PWD', 'OLDPWD', '_') { $variables.Remove($volatile) }
     $text = [string]::Join("`0", [string[]]$variables.Keys) + "`1" + [string]::Join("`0", [string[]]$variables.Values)
-    $sha = [System.Security.Cryptography.SHA256]::Create()
-    try { return [System.Convert]::ToBase64String($sha.ComputeHash([System.Text.Encoding]::UTF8.GetBytes($text))) }
-    finally { $sha.Dispose() }
+    return $text
 }
 
 function Get-SessionRegistry {
@@ -486,6 +484,7 @@ function Start-BackupSession {
         StderrEof     = $false
         Hello         = $null
         HandshakeError = $null
+        Ready         = $false
         Bye           = $null
         Fatal         = $null
         ExecutablePath = $path
@@ -560,42 +559,63 @@ function Start-BackupSession {
     $session.StderrTask = $process.StandardError.ReadLineAsync()
     [void]$script:SessionRegistry.TryAdd($process.Id, @{ Runspace = [System.Management.Automation.Runspaces.Runspace]::DefaultRunspace; Stdin = $writer })
 
-    # 'tokenRequest': this module answers the executable's requests for an Az context's token.
-    try {
-        Send-SessionLine -Session $session -Pipeline $Pipeline -Line (ConvertTo-ProtocolLine -Message ([ordered]@{ type = 'hello'; protocol = $script:ProtocolVersion; client = ('Az.KeyVault.Backup {0}' -f (Get-ModuleVersionText)); features = @('tokenRequest') }))
-        $watch = [System.Diagnostics.Stopwatch]::StartNew()
-        while ($null -eq $session.Hello -and $null -eq $session.HandshakeError -and -not $session.StdoutEof -and $null -eq $session.Fatal) {
-            if ($watch.ElapsedMilliseconds -gt $script:HandshakeTimeoutMs) {
-                $cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("The az-keyvault-backup executable at '{0}' did not answer the handshake within {1} s." -f $path, ($script:HandshakeTimeoutMs / 1000)) -ErrorId 'ExecutableFailed' -Category ResourceUnavailable -TargetObject $path))
-            }
-            Read-SessionStream -Session $session -Pipeline $Pipeline -TimeoutMs 100
-        }
-        if ($null -ne $session.Fatal) { $cmdlet.ThrowTerminatingError($session.Fatal) }
-        $answer = $session.Hello
-        if ($null -eq $answer) { $answer = $session.HandshakeError }
-        if ($null -eq $answer) { $cmdlet.ThrowTerminatingError((New-ChildDiedRecord -Session $session)) }
-        $theirs = $answer.protocol
-        if ($null -ne $session.HandshakeError -or [string]$theirs -ne [string]$script:ProtocolVersion) {
-            $cmdlet.ThrowTerminatingError((New-ErrorRecord -Message ("Protocol version mismatch: module Az.KeyVault.Backup {0} speaks protocol {1}, executable '{2}' (version {3}) speaks protocol {4}. Reinstall the module." -f (Get-ModuleVersionText), $script:ProtocolVersion, $path, $answer.version, $theirs) -ErrorId 'ProtocolVersionMismatch' -Category InvalidData -TargetObject $path))
-        }
-    }
-    catch {
-        Close-BackupSession -Session $session -Kill
-        throw
-    }
-    Write-Verbose ("az-keyvault-backup {0} ready (protocol {1}, process {2}); later calls in this session reuse it." -f $answer.version, $theirs, $process.Id)
     [void]$script:Sessions.Add($session)
+    # 'tokenRequest': this module answers the executable's requests for an Az context's token. The
+    # answer is awaited later (Wait-SessionHandshake), so the executable boots while PowerShell works.
+    $hello = ConvertTo-ProtocolLine -Message ([ordered]@{ type = 'hello'; protocol = $script:ProtocolVersion; client = ('Az.KeyVault.Backup {0}' -f (Get-ModuleVersionText)); features = @('tokenRequest') })
+    if ($Pipeline.DebugOn) { Write-Debug ('=> {0}' -f $hello) }
+    $failure = $null
+    try { $writer.Write($hello + "`n"); $writer.Flush() }
+    catch { $failure = New-ChildDiedRecord -Session $session -InnerException $_.Exception }
+    if ($null -ne $failure) {
+        Close-BackupSession -Session $session -Kill
+        $cmdlet.ThrowTerminatingError($failure)
+    }
     return $session
+}
+
+function Wait-SessionHandshake {
+    # The executable's answer to hello: the protocol it speaks, or why it cannot run here. A session
+    # that fails it is ended before the error is thrown (ThrowTerminatingError skips any catch).
+    param($Session, $Pipeline)
+    if ($Session.Ready) { return }
+    $path = $Session.ExecutablePath
+    $failure = $null
+    $watch = [System.Diagnostics.Stopwatch]::StartNew()
+    while ($null -eq $Session.Hello -and $null -eq $Session.HandshakeError -and -not $Session.StdoutEof -and $null -eq $Session.Fatal) {
+        if ($watch.ElapsedMilliseconds -gt $script:HandshakeTimeoutMs) {
+            $failure = New-ErrorRecord -Message ("The az-keyvault-backup executable at '{0}' did not answer the handshake within {1} s." -f $path, ($script:HandshakeTimeoutMs / 1000)) -ErrorId 'ExecutableFailed' -Category ResourceUnavailable -TargetObject $path
+            break
+        }
+        Read-SessionStream -Session $Session -Pipeline $Pipeline -TimeoutMs 100
+    }
+    $answer = $Session.Hello
+    if ($null -eq $answer) { $answer = $Session.HandshakeError }
+    if ($null -ne $failure) { }
+    elseif ($null -ne $Session.Fatal) { $failure = $Session.Fatal }
+    elseif ($null -eq $answer) { $failure = New-ChildDiedRecord -Session $Session }
+    elseif ($null -ne $Session.HandshakeError -or [string]$answer.protocol -ne [string]$script:ProtocolVersion) {
+        $failure = New-ErrorRecord -Message ("Protocol version mismatch: module Az.KeyVault.Backup {0} speaks protocol {1}, executable '{2}' (version {3}) speaks protocol {4}. Reinstall the module." -f (Get-ModuleVersionText), $script:ProtocolVersion, $path, $answer.version, $answer.protocol) -ErrorId 'ProtocolVersionMismatch' -Category InvalidData -TargetObject $path
+    }
+    if ($null -ne $failure) {
+        Close-BackupSession -Session $Session -Kill
+        $Pipeline.Cmdlet.ThrowTerminatingError($failure)
+    }
+    $Session.Ready = $true
+    Write-Verbose ("az-keyvault-backup {0} ready (protocol {1}, process {2}); later calls in this session reuse it." -f $answer.version, $answer.protocol, $Session.Process.Id)
 }
 
 function Get-BackupSession {
     # The session executable for this call: the runspace's own if it can still serve, or a new one.
-    param($Pipeline)
+    # -NoWait: started, its handshake awaited by whoever uses it first.
+    param($Pipeline, [switch]$NoWait)
     $cmdlet = $Pipeline.Cmdlet
     $fingerprint = Get-EnvironmentFingerprint
     $idleSeconds = Get-SessionIdleSeconds -Cmdlet $cmdlet
     $session = $script:Session
-    if ($null -ne $session) {
+    # One started by this call's begin block and not yet greeted is this call's own: whatever became
+    # of it, its handshake says (a failure to run here is reported, not retried).
+    if ($null -ne $session -and $session.Ready) {
         $reason = $null
         if ($null -ne $session.Fatal) { $reason = 'it failed' }
         elseif ($session.StdoutEof -or $session.Process.HasExited) {
@@ -603,7 +623,7 @@ function Get-BackupSession {
             if ($null -ne $session.Bye -and [string]$session.Bye.reason -eq 'idle') { $reason = 'it ended after {0} s without a call' -f $session.IdleSeconds }
             else { $reason = 'it ended unexpectedly ({0})' -f (Get-ChildFailureDetail -Session $session) }
         }
-        elseif ($session.Fingerprint -ne $fingerprint) { $reason = 'the environment changed since it started' }
+        elseif (-not [string]::Equals($session.Fingerprint, $fingerprint, [System.StringComparison]::Ordinal)) { $reason = 'the environment changed since it started' }
         elseif ($session.Pipelines.Count -eq 0 -and $session.IdleSeconds -gt 0 -and $session.LastUsed.Elapsed.TotalSeconds -ge ($session.IdleSeconds - [math]::Min(5, $session.IdleSeconds / 4))) {
             # Started anew rather than racing the executable's own idle end.
             $reason = 'it is about to end after {0} s without a call' -f $session.IdleSeconds
@@ -619,6 +639,7 @@ function Get-BackupSession {
         $session = Start-BackupSession -Pipeline $Pipeline -Fingerprint $fingerprint -IdleSeconds $idleSeconds
         $script:Session = $session
     }
+    if (-not $NoWait) { Wait-SessionHandshake -Session $session -Pipeline $Pipeline }
     return $session
 }
 
@@ -1581,6 +1602,11 @@ function Backup-AzKeyVaultSecret {
         elseif ($VerbosePreference -ne 'SilentlyContinue' -and $VerbosePreference -ne 'Ignore') { $logLevel = 'verbose' }
         $pipelineState = New-PipelineState -Cmdlet $PSCmdlet -ThrottleLimit $ThrottleLimit -LogLevel $logLevel -DefaultProfile $DefaultProfile
         $pipelineState.InformationWanted = $PSBoundParameters.ContainsKey('InformationVariable') -or ($InformationPreference -ne 'SilentlyContinue' -and $InformationPreference -ne 'Ignore')
+        # A session's first call starts the executable here, so it boots while PowerShell binds and
+        # resolves the first item; the handshake is awaited when that item goes. Never under -WhatIf.
+        if (-not $WhatIfPreference -and ($null -eq $script:Session -or $null -eq $script:Session.Process)) {
+            [void](Get-BackupSession -Pipeline $pipelineState -NoWait)
+        }
     }
 
     process {
