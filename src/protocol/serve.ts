@@ -83,6 +83,11 @@ export async function serve(options: ServeOptions): Promise<number> {
   const { write, logger } = options;
   const setTimer = options.setTimer ?? defaultTimer;
   const pipelines = new Map<number, Pipeline>();
+  // Pipelines already answered (done or cancelled): work for one of them is refused, not a fresh
+  // start with other settings. The newest few thousand are kept; the module numbers its pipelines
+  // upwards, so an older one never comes back.
+  const closed = new Set<number>();
+  const CLOSED_KEPT = 4096;
   let lineNumber = 0;
   let greeted = false;
   let settledWaiter: (() => void) | undefined;
@@ -139,6 +144,8 @@ export async function serve(options: ServeOptions): Promise<number> {
     else return;
     options.diagnosticsWritten?.(p.id, true);
     pipelines.delete(p.id);
+    closed.add(p.id);
+    if (closed.size > CLOSED_KEPT) closed.delete(closed.values().next().value!);
     if (pipelines.size === 0) {
       idle.start();
       settledWaiter?.();
@@ -218,8 +225,8 @@ export async function serve(options: ServeOptions): Promise<number> {
 
   const pipelineFor = (id: number, what: string): Pipeline | undefined => {
     const existing = pipelines.get(id);
-    if (existing === undefined) return open(id);
-    if (existing.ending || existing.cancelled) {
+    if (existing === undefined && !closed.has(id)) return open(id);
+    if (existing === undefined || existing.ending || existing.cancelled) {
       protocolError(`'${what}' for pipeline ${id}, which was already ended or cancelled.`);
       return undefined;
     }
@@ -232,7 +239,7 @@ export async function serve(options: ServeOptions): Promise<number> {
         protocolError("'hello' was already received.");
         break;
       case 'begin':
-        if (pipelines.has(message.pipeline)) protocolError(`Pipeline ${message.pipeline} was already begun.`);
+        if (pipelines.has(message.pipeline) || closed.has(message.pipeline)) protocolError(`Pipeline ${message.pipeline} was already begun.`);
         else open(message.pipeline, message.settings);
         break;
       case 'token':

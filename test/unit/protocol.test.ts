@@ -93,8 +93,12 @@ describe('serve (one session, many pipelines)', () => {
   const backupLine = (pipeline: number, id: number, name: string, extra: Record<string, unknown> = {}) => ({ type: 'backup', pipeline, id, vaultName: 'v', name, directory: '/d', ...extra });
   const ok = (r: BackupRequest) => ({ vaultName: 'v', name: r.name!, path: `/d/${r.name}`, bytes: 1 });
 
+  // Protocol lines are read as loosely as the module reads them.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  type Line = Record<string, any>;
+
   function start(overrides: Partial<ServeOptions> & { lines: AsyncIterable<string> }) {
-    const out: Array<Record<string, any>> = [];
+    const out: Line[] = [];
     let notify: (() => void) | undefined;
     const options: ServeOptions = {
       write: (l) => {
@@ -113,7 +117,7 @@ describe('serve (one session, many pipelines)', () => {
       ...overrides,
     };
     const exit = serve(options);
-    const waitFor = async (test: (m: Record<string, any>) => boolean): Promise<Record<string, any>> => {
+    const waitFor = async (test: (m: Line) => boolean): Promise<Line> => {
       for (;;) {
         const found = out.find(test);
         if (found !== undefined) return found;
@@ -259,6 +263,21 @@ describe('serve (one session, many pipelines)', () => {
     assert.equal(await s.exit, 11);
     assert.equal(s.out[0]!.errorId, 'ProtocolVersionMismatch');
     assert.ok(s.out[0]!.message.includes('protocol 1') && s.out[0]!.message.includes(`protocol ${PROTOCOL_VERSION}`));
+  });
+
+  it('refuses work for a pipeline already answered instead of starting it again with other settings', async () => {
+    const lines = new LineSource();
+    const started: string[] = [];
+    const s = start({ lines, backup: async (r, settings) => (started.push(`${r.name}:${settings.context}`), ok(r)) });
+    lines.push(hello, { type: 'begin', pipeline: 3, context: 'c1' }, backupLine(3, 1, 'a'), { type: 'end', pipeline: 3 });
+    await s.waitFor((m) => m.type === 'done');
+    lines.push(backupLine(3, 2, 'b'), { type: 'begin', pipeline: 3 }, { type: 'cancel', pipeline: 3 });
+    await s.waitFor((m) => m.type === 'cancelled');
+    lines.close();
+    assert.equal(await s.exit, 0, 'nothing was left open to abort');
+    assert.deepEqual(started, ['a:c1']);
+    assert.equal(s.out.filter((m) => m.type === 'protocolError').length, 2, JSON.stringify(s.out));
+    assert.ok(!s.out.some((m) => m.type === 'result' && m.id === 2));
   });
 
   it('keeps serving after a malformed line, and refuses work for a pipeline already ended', async () => {
