@@ -69,6 +69,8 @@ export const EXIT_PROTOCOL_MISMATCH = 11;
 
 const defaultTimer = (fn: () => void, ms: number): { cancel(): void } => {
   const handle = setTimeout(fn, ms);
+  // Never what keeps the process alive: its input is.
+  handle.unref();
   return { cancel: () => clearTimeout(handle) };
 };
 
@@ -324,6 +326,7 @@ export async function serve(options: ServeOptions): Promise<number> {
           protocol: PROTOCOL_VERSION,
           message: `The module speaks protocol ${message.protocol}, but az-keyvault-backup ${options.version} speaks protocol ${PROTOCOL_VERSION}.`,
         }));
+        idle.stop();
         return EXIT_PROTOCOL_MISMATCH;
       }
       greeted = true;

@@ -187,25 +187,30 @@ describe('Windows: the module under PowerShell 7.6.9 for Windows (Wine)', functi
     assert.deepEqual(backedUp(vault, v), [], 'a refused overwrite sends no request');
   });
 
-  it('Select-Object -First 1 stops the pipeline: one path out, no partial or temporary file, no executable left running', async function () {
+  it('Select-Object -First 1 stops the pipeline: one path out, no partial or temporary file, and the session executable serves the next call', async function () {
     const v = uniqueVaultName('win');
     const names = ['s1', 's2', 's3', 's4', 's5', 's6', 's7', 's8'];
-    seed(vault, v, names);
+    seed(vault, v, [...names, 'n1']);
     const r = await run(`
       $items = @(${names.map((n) => `[pscustomobject]@{ VaultName = '${v}'; Name = '${n}' }`).join(', ')})
       $items | Backup-AzKeyVaultSecret -OutputFile ${psQuote(`${work.windows}\\`)} | Select-Object -First 1
-      $watch = [System.Diagnostics.Stopwatch]::StartNew()
-      while (@(Get-Process -Name az-keyvault-backup -ErrorAction Ignore).Count -gt 0 -and $watch.ElapsedMilliseconds -lt 10000) { Start-Sleep -Milliseconds 100 }
-      [pscustomobject]@{ running = @(Get-Process -Name az-keyvault-backup -ErrorAction Ignore).Count; files = @(Get-ChildItem -LiteralPath ${psQuote(work.windows)} -Force | ForEach-Object Name) }
+      $before = @(Get-Process -Name az-keyvault-backup -ErrorAction Ignore | ForEach-Object Id)
+      $files = @(Get-ChildItem -LiteralPath ${psQuote(work.windows)} -Force | ForEach-Object Name)
+      $null = New-Item -ItemType Directory -Path ${psQuote(`${work.windows}\\next`)}
+      $next = Backup-AzKeyVaultSecret -VaultName '${v}' -Name 'n1' -OutputFile ${psQuote(`${work.windows}\\next\\`)} -ErrorAction Stop
+      [pscustomobject]@{ running = $before.Count; same = (@(Get-Process -Name az-keyvault-backup -ErrorAction Ignore | ForEach-Object Id) -join ',') -eq ($before -join ','); files = $files; next = [string]$next }
     `);
     noErrors(r);
     assert.equal(r.outputs.length, 2);
     const first = String(r.outputs[0]);
     assert.match(first, defaultName(work.windows, v, 's1'));
     assertBytes(first, v, 's1');
-    const state = r.outputs[1] as { running: number; files: string[] };
-    assert.equal(state.running, 0, 'the executable ended with the pipeline');
-    assert.deepEqual([...state.files].sort(), readdirSync(work.linux).sort(), 'Windows and Linux see the same files');
+    const state = r.outputs[1] as { running: number; same: boolean; files: string[]; next: string };
+    assert.equal(state.running, 1, 'the session executable stays after the stop, and only it');
+    assert.ok(state.same, 'the next call ran in the same executable');
+    assert.match(state.next, defaultName(`${work.windows}\\next`, v, 'n1'));
+    assertBytes(state.next, v, 'n1');
+    assert.deepEqual([...state.files].sort(), readdirSync(work.linux).filter((f) => f !== 'next').sort(), 'Windows and Linux see the same files');
     for (const file of state.files) {
       const m = new RegExp(`^${v}-(s\\d)-\\d{9,}(\\.\\d+)?$`).exec(file);
       assert.ok(m, `${file} is a finished backup, not a temporary file`);
