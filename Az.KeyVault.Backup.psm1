@@ -1301,7 +1301,7 @@ function Complete-BackupPipeline {
         while ($State.Queue.Count -gt 0 -and -not $session.StdoutEof -and $null -eq $session.Fatal) {
             Read-SessionStream -Session $session -Pipeline $State -TimeoutMs 100
             Write-ReadyEntry -State $State
-            Write-BackupProgress -State $State
+            if ($State.Accepted -ge 2) { Write-BackupProgress -State $State }
             # Results of a long pipeline trickle in one by one; waking for each would cost the
             # module more than the results themselves, so it reads them a batch at a time. The
             # last one (a single call) is read the moment it comes.
@@ -1633,7 +1633,7 @@ function Backup-AzKeyVaultSecret {
             Write-BackupSummary -State $pipelineState
         }
         finally {
-            Write-BackupProgress -State $pipelineState -Done
+            if ($pipelineState.ProgressShown) { Write-BackupProgress -State $pipelineState -Done }
             if (-not $finished) { Stop-BackupPipeline -State $pipelineState }
         }
     }
@@ -1658,7 +1658,9 @@ if ($PSVersionTable.PSVersion -ge [version]'7.3') {
     $backupFunctionText = $backupFunctionAst.Extent.Text
     # The body's closing brace: the clean block goes just before it, after end.
     $cleanAt = $backupFunctionAst.Body.Extent.EndOffset - 1 - $backupFunctionAst.Extent.StartOffset
-    $cleanBlock = "`n    clean {`n        Stop-UnfinishedPipeline -State (Get-Variable -Name pipelineState -Scope 0 -ValueOnly -ErrorAction Ignore)`n    }`n"
+    # The begin block's state is read directly (no Get-Variable call on every call): the module sets
+    # no strict mode, and a begin block that failed leaves it $null, which the guard skips.
+    $cleanBlock = "`n    clean {`n        if (`$null -ne `$pipelineState -and `$null -ne `$pipelineState.Session) { Stop-UnfinishedPipeline -State `$pipelineState }`n    }`n"
     . ([scriptblock]::Create($backupFunctionText.Substring(0, $cleanAt) + $cleanBlock + $backupFunctionText.Substring($cleanAt)))
     Remove-Variable -Name backupFunctionAst, backupFunctionText, cleanAt, cleanBlock
 }
