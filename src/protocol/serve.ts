@@ -206,21 +206,39 @@ export async function serve(options: ServeOptions): Promise<number> {
     }
   };
 
+  // The idle end wakes the wait for the next line. Each wait gets a promise of its own: racing every
+  // line against one long-lived promise would pile a reaction onto it per line, for ever.
   const idle = (() => {
     let timer: { cancel(): void } | undefined;
-    let fire: (() => void) | undefined;
-    const expired = new Promise<'idle'>((resolve) => {
-      fire = () => resolve('idle');
-    });
+    let wake: (() => void) | undefined;
+    const state = { expired: false };
     return {
-      expired,
+      state,
       start(): void {
         timer?.cancel();
-        timer = options.idleTimeoutMs > 0 ? setTimer(() => fire!(), options.idleTimeoutMs) : undefined;
+        state.expired = false;
+        timer =
+          options.idleTimeoutMs > 0
+            ? setTimer(() => {
+                state.expired = true;
+                wake?.();
+              }, options.idleTimeoutMs)
+            : undefined;
       },
       stop(): void {
         timer?.cancel();
         timer = undefined;
+        state.expired = false;
+      },
+      /** The read's line, or 'idle' if the idle time passes first. */
+      race(read: Promise<IteratorResult<string>>): Promise<IteratorResult<string> | 'idle'> {
+        if (state.expired) return Promise.resolve('idle');
+        return new Promise<IteratorResult<string> | 'idle'>((resolve, reject) => {
+          wake = () => resolve('idle');
+          read.then(resolve, reject);
+        }).finally(() => {
+          wake = undefined;
+        });
       },
     };
   })();
@@ -291,10 +309,17 @@ export async function serve(options: ServeOptions): Promise<number> {
 
   const iterator = options.lines[Symbol.asyncIterator]();
   idle.start();
+  // A read outlives an idle wake-up that finds a pipeline open, so no line is lost.
+  let pending: Promise<IteratorResult<string>> | undefined;
   for (;;) {
-    const next = await Promise.race([iterator.next(), idle.expired]);
+    pending ??= iterator.next();
+    const next = await idle.race(pending);
+    if (next !== 'idle') pending = undefined;
     if (next === 'idle') {
-      if (pipelines.size > 0) continue;
+      if (pipelines.size > 0) {
+        idle.stop();
+        continue;
+      }
       logger.verbose(`No pipeline for ${options.idleTimeoutMs / 1000} s: the session ends.`);
       write(JSON.stringify({ type: 'bye', reason: 'idle' }));
       return EXIT_OK;
