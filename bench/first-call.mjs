@@ -16,14 +16,13 @@
 // their own, which are checked (count, backup prefix, JWE). One untimed round of each first fills
 // the page cache; then --repeats rounds alternate which side goes first; medians are compared.
 //   node bench/run.mjs --only first-call [--skip-build] [--latency-ms 20]
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { backupFileProblems, median } from './backup-files.mjs';
 import { cleanEnv, startVault, VAULT } from './local-vault.mjs';
-import { runProcess } from './processes.mjs';
+import { inScratch, runProcess } from './processes.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
@@ -64,14 +63,7 @@ const SCRIPT = [
  * out/ must be compiled (the local vault comes from there).
  */
 export async function measureFirstCall({ pwsh, node22, exe, repeats = 5, latencyMs = 20, log = () => {} }) {
-  const children = new Set();
-  const scratch = [];
-  const tempDir = (label) => {
-    const dir = mkdtempSync(path.join(tmpdir(), `azkvb-bench-${label}-`));
-    scratch.push(dir);
-    return dir;
-  };
-  try {
+  return inScratch(async ({ children, tempDir }) => {
     const vault = await startVault(node22, { count: 1, latencyMs, children });
     const name = vault.names[0];
     const env = cleanEnv(vault.env);
@@ -145,10 +137,7 @@ export async function measureFirstCall({ pwsh, node22, exe, repeats = 5, latency
       problems,
       ok: problems.length === 0,
     };
-  } finally {
-    for (const child of children) child.kill('SIGTERM');
-    for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 /** The row bench/run.mjs prints, in its row shape. */

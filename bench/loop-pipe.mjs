@@ -8,8 +8,7 @@
 // file written is checked: the count, the backup prefix, a JWE body, and one size per secret.
 //   node bench/loop-pipe.mjs [--skip-build] [--loop 30] [--pipe 60] [--repeats 3] [--latency-ms 10]
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -17,7 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isSecretBackup, median } from './backup-files.mjs';
 import { cleanEnv, startVault, VAULT } from './local-vault.mjs';
 import { buildPeer } from './peer/build.mjs';
-import { runProcess } from './processes.mjs';
+import { inScratch, runProcess } from './processes.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
@@ -102,14 +101,7 @@ function checkDir(dir, expected, sizes) {
  * already be built (bin/<rid>/) and out/ compiled (the local vault and az-types come from there).
  */
 export async function measureLoopPipe({ pwsh, node22, loop = 30, pipe = 60, repeats = 3, latencyMs = 10, log = () => {} }) {
-  const children = new Set();
-  const scratch = [];
-  const tempDir = (label) => {
-    const dir = mkdtempSync(path.join(tmpdir(), `azkvb-bench-${label}-`));
-    scratch.push(dir);
-    return dir;
-  };
-  try {
+  return inScratch(async ({ children, tempDir }) => {
     const peer = await buildPeer({ log });
     if (!peer.cached) log(`peer built in ${(peer.ms / 1000).toFixed(1)} s`);
     const { DEFINE_AZ_TYPES } = await import(pathToFileURL(path.join(repoRoot, 'out', 'test', 'pwsh', 'az-types.js')).href);
@@ -163,10 +155,7 @@ export async function measureLoopPipe({ pwsh, node22, loop = 30, pipe = 60, repe
       problems,
       ok: problems.length === 0,
     };
-  } finally {
-    for (const child of children) child.kill('SIGTERM');
-    for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 /** The two rows bench/run.mjs prints, in its row shape. */

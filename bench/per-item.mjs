@@ -31,13 +31,12 @@
 // garbage is collected on its time; the median of the per-round differences is taken. Every file
 // written is checked (count and backup prefix), and so is the number of paths written out.
 //   node bench/run.mjs --only per-item [--skip-build] [--n-per-item 2000]
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { backupFileProblems, median } from './backup-files.mjs';
 import { cleanEnv, startVault, VAULT } from './local-vault.mjs';
-import { runProcess } from './processes.mjs';
+import { inScratch, runProcess } from './processes.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
@@ -85,14 +84,7 @@ const SCRIPT = (defineAzTypes) => [
  * out/ compiled (the local vault and az-types come from there).
  */
 export async function measurePerItem({ pwsh, node22, n = 2000, repeats = 3, warm = 50, latencyMs = 0, log = () => {} }) {
-  const children = new Set();
-  const scratch = [];
-  const tempDir = (label) => {
-    const dir = mkdtempSync(path.join(tmpdir(), `azkvb-bench-${label}-`));
-    scratch.push(dir);
-    return dir;
-  };
-  try {
+  return inScratch(async ({ children, tempDir }) => {
     const { DEFINE_AZ_TYPES } = await import(pathToFileURL(path.join(repoRoot, 'out', 'test', 'pwsh', 'az-types.js')).href);
     const vault = await startVault(node22, { count: n, latencyMs, children });
     const work = tempDir('per-item');
@@ -142,10 +134,7 @@ export async function measurePerItem({ pwsh, node22, n = 2000, repeats = 3, warm
       problems,
       ok: problems.length === 0,
     };
-  } finally {
-    for (const child of children) child.kill('SIGTERM');
-    for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 /** The row bench/run.mjs prints, in its row shape. */

@@ -1,6 +1,9 @@
 // How the benchmark runs its programs: asynchronously, collecting output, each tracked in the
 // caller's `children` set so that an interrupted run can end them all.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 /** Spawns, feeds `input` (or nothing) to stdin and resolves with the exit code, output and time taken. */
@@ -23,4 +26,24 @@ export function runProcess(cmd, args, { env, input, timeoutMs = 600_000, onSpawn
     onSpawn?.(child);
     child.stdin.end(input ?? '');
   });
+}
+
+/**
+ * Runs one scenario with what every scenario needs: a set of the programs it started (ended when
+ * it returns or fails) and temporary folders (removed then too).
+ */
+export async function inScratch(fn) {
+  const children = new Set();
+  const scratch = [];
+  const tempDir = (label) => {
+    const dir = mkdtempSync(path.join(tmpdir(), `azkvb-bench-${label}-`));
+    scratch.push(dir);
+    return dir;
+  };
+  try {
+    return await fn({ children, tempDir });
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+  }
 }
