@@ -184,7 +184,7 @@ export function createParser(cli: CliEnvironment): Argv {
     .detectLocale(false)
     .strict()
     .exitProcess(false)
-    .wrap(Math.min(110, 100))
+    .wrap(100)
     .usage('$0 <command> [options]\n\nBacks up Azure Key Vault secrets to files holding exactly the bytes Backup-AzKeyVaultSecret and `az keyvault secret backup` write.')
     .command(
       'backup',

@@ -59,7 +59,7 @@ function ioError(target: string, error: unknown): BackupError {
 
 /** The refusal to replace an existing file without force, wherever it is noticed. */
 export function fileExistsError(target: string): BackupError {
-  return new BackupError('FileExists', `The file '${target}' already exists; use -Force to replace it.`, { code: 'EEXIST' });
+  return new BackupError('FileExists', `The file '${target}' already exists; give -Force (--force on the command line) to replace it.`, { code: 'EEXIST' });
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {

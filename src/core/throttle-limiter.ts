@@ -8,14 +8,6 @@ export class Limiter {
 
   constructor(private limit: number) {}
 
-  get current(): number {
-    return this.limit;
-  }
-
-  get running(): number {
-    return this.active;
-  }
-
   setLimit(limit: number): void {
     this.limit = Math.max(1, Math.floor(limit));
     this.pump();

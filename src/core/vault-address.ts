@@ -5,7 +5,7 @@ export const PUBLIC_DNS_SUFFIX = 'vault.azure.net';
 export const KNOWN_DNS_SUFFIXES: readonly string[] = [PUBLIC_DNS_SUFFIX, 'vault.azure.cn', 'vault.usgovcloudapi.net', 'vault.microsoftazure.de'];
 
 export interface VaultAddressing {
-  /** e.g. vault.azure.net, vault.azure.cn, vault.usgovcloudapi.net */
+  /** One of KNOWN_DNS_SUFFIXES for Azure's clouds, or another for a private one. */
   dnsSuffix: string;
   /**
    * An explicit address for a local or test vault, may contain {vault}. Only

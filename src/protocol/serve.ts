@@ -4,7 +4,7 @@ import type { BackupOutcome, BackupRequest } from '../core/backup.js';
 import type { SuppliedToken } from '../core/credential.js';
 import type { Logger } from '../core/logger.js';
 import { composeFailureMessage } from './failure-message.js';
-import { DEFAULT_PIPELINE, helloLine, parseLine, PROTOCOL_VERSION, type Incoming, type LineLogLevel, type PipelineSettings, type RequestId } from './messages.js';
+import { helloLine, parseLine, PROTOCOL_VERSION, type Incoming, type LineLogLevel, type PipelineSettings, type RequestId } from './messages.js';
 
 export interface ServeOptions {
   lines: AsyncIterable<string>;
@@ -395,4 +395,3 @@ export async function serve(options: ServeOptions): Promise<number> {
   return EXIT_ABORTED;
 }
 
-export { DEFAULT_PIPELINE };
