@@ -1,8 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Logger } from '../core/logger.js';
-
-export type LogLevel = 'warning' | 'verbose' | 'debug';
-export const LOG_LEVELS: readonly LogLevel[] = ['warning', 'verbose', 'debug'];
+import type { Logger, LogLevel } from '../core/logger.js';
 
 const RANK: Record<LogLevel, number> = { warning: 0, verbose: 1, debug: 2 };
 

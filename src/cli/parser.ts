@@ -6,12 +6,12 @@ import { BackupCredential, type BackupCredentialSettings, type SuppliedToken } f
 import { chainOptionsFor, defaultChainFactory } from '../core/credential-chain.js';
 import { BackupError, ERROR_KINDS } from '../core/errors.js';
 import { toBackupError } from '../core/error-mapping.js';
-import type { Logger } from '../core/logger.js';
+import { LOG_LEVELS, type Logger, type LogLevel } from '../core/logger.js';
 import { createSecretClients, DEFAULT_TRANSPORT, type TransportOptions } from '../core/secret-client.js';
 import { PUBLIC_DNS_SUFFIX, validateDnsSuffix, validateOverride, type VaultAddressing } from '../core/vault-address.js';
 import { serve } from '../protocol/serve.js';
-import type { PipelineSettings } from '../protocol/messages.js';
-import { LOG_LEVELS, pipelineRoutedLogger, stderrLogger, type LogLevel } from './logger.js';
+import type { ResolvedSettings } from '../protocol/serve.js';
+import { pipelineRoutedLogger, stderrLogger } from './logger.js';
 
 /** Everything the CLI needs from the outside world, passed in so tests can drive it. */
 export interface CliEnvironment {
@@ -109,7 +109,7 @@ function withCommon<T>(y: Argv<T>) {
  */
 function createSessionServices(wiring: {
   makeCredential(settings: BackupCredentialSettings): BackupCredential;
-  dependenciesFor(settings: PipelineSettings, credential: BackupCredential): BackupDependencies;
+  dependenciesFor(settings: ResolvedSettings, credential: BackupCredential): BackupDependencies;
 }) {
   const credentials = new Map<string, BackupCredential>();
   const dependencySets = new Map<string, BackupDependencies>();
@@ -127,8 +127,8 @@ function createSessionServices(wiring: {
     return credential;
   };
   return {
-    dependencies(settings: PipelineSettings): BackupDependencies {
-      const key = JSON.stringify([settings.context, settings.concurrency ?? null, settings.dnsSuffix ?? null]);
+    dependencies(settings: ResolvedSettings): BackupDependencies {
+      const key = JSON.stringify([settings.context, settings.concurrency, settings.dnsSuffix ?? null]);
       let deps = dependencySets.get(key);
       if (deps === undefined) {
         deps = wiring.dependenciesFor(settings, credentialFor(settings.context));
@@ -278,7 +278,7 @@ export function createParser(cli: CliEnvironment): Argv {
               const addressed = settings.dnsSuffix !== undefined ? { ...addressing, dnsSuffix: validateDnsSuffix(settings.dnsSuffix) } : addressing;
               const transport: TransportOptions = {
                 ...transportFrom(args, credential, addressed, logger),
-                maxConcurrency: settings.concurrency ?? args.concurrency,
+                maxConcurrency: settings.concurrency,
                 maxRequestsPerSecond: args['max-requests-per-second'],
               };
               return dependencies(addressed, transport, logger);

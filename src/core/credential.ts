@@ -3,7 +3,6 @@ import { credentialError, credentialFailureDetails, defaultChainFactory } from '
 import type { BackupError } from './errors.js';
 import type { Logger } from './logger.js';
 
-
 export interface SuppliedToken {
   token: string;
   /** Epoch milliseconds. */

@@ -1,3 +1,7 @@
+/** How much is written: each level includes the ones before it. */
+export type LogLevel = 'warning' | 'verbose' | 'debug';
+export const LOG_LEVELS: readonly LogLevel[] = ['warning', 'verbose', 'debug'];
+
 /** Where diagnostics go; the CLI decides whether that is stderr text or JSON lines. */
 export interface Logger {
   warning(message: string): void;

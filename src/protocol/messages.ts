@@ -1,5 +1,6 @@
 import { BackupError } from '../core/errors.js';
 import type { BackupRequest } from '../core/backup.js';
+import { LOG_LEVELS, type LogLevel } from '../core/logger.js';
 
 /** Bumped on any incompatible change to docs/protocol.md. */
 export const PROTOCOL_VERSION = 2;
@@ -7,8 +8,6 @@ export const PROTOCOL_VERSION = 2;
 /** The pipeline a line without a 'pipeline' field belongs to: begun implicitly with the command line's settings. */
 export const DEFAULT_PIPELINE = 0;
 
-export type LineLogLevel = 'warning' | 'verbose' | 'debug';
-const LOG_LEVELS: readonly string[] = ['warning', 'verbose', 'debug'];
 
 /** A protocol line longer than this is refused unread, so no input can exhaust memory. */
 export const MAX_LINE_LENGTH = 64 * 1024;
@@ -21,7 +20,7 @@ export interface PipelineSettings {
   context: string;
   dnsSuffix?: string;
   concurrency?: number;
-  logLevel?: LineLogLevel;
+  logLevel?: LogLevel;
 }
 
 export type Incoming =
@@ -110,10 +109,10 @@ export function parseLine(raw: string): Incoming {
         settings.concurrency = c;
       }
       if (message.logLevel !== undefined) {
-        if (typeof message.logLevel !== 'string' || !LOG_LEVELS.includes(message.logLevel)) {
+        if (typeof message.logLevel !== 'string' || !(LOG_LEVELS as readonly string[]).includes(message.logLevel)) {
           throw new BackupError('Protocol', "'logLevel' must be warning, verbose or debug.");
         }
-        settings.logLevel = message.logLevel as LineLogLevel;
+        settings.logLevel = message.logLevel as LogLevel;
       }
       return { type: 'begin', pipeline: pipelineOf(message), settings };
     }

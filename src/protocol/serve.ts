@@ -4,7 +4,11 @@ import type { BackupOutcome, BackupRequest } from '../core/backup.js';
 import type { SuppliedToken } from '../core/credential.js';
 import type { Logger } from '../core/logger.js';
 import { composeFailureMessage } from './failure-message.js';
-import { helloLine, parseLine, PROTOCOL_VERSION, type Incoming, type LineLogLevel, type PipelineSettings, type RequestId } from './messages.js';
+import type { LogLevel } from '../core/logger.js';
+import { helloLine, parseLine, PROTOCOL_VERSION, type Incoming, type PipelineSettings, type RequestId } from './messages.js';
+
+/** A pipeline's settings with the command line's defaults filled in. */
+export type ResolvedSettings = Required<Omit<PipelineSettings, 'dnsSuffix'>> & Pick<PipelineSettings, 'dnsSuffix'>;
 
 export interface ServeOptions {
   lines: AsyncIterable<string>;
@@ -14,13 +18,13 @@ export interface ServeOptions {
   logger: Logger;
   version: string;
   /** The settings of a pipeline whose 'begin' left them out, and of pipeline 0 (no 'begin' needed). */
-  defaults: Required<Omit<PipelineSettings, 'dnsSuffix'>> & Pick<PipelineSettings, 'dnsSuffix'>;
+  defaults: ResolvedSettings;
   /** With no pipeline open for this long, the session ends by itself (0: never). */
   idleTimeoutMs: number;
   /** One backup of one pipeline; its diagnostics go to that pipeline at its log level. */
-  backup(request: BackupRequest, settings: PipelineSettings, signal: AbortSignal): Promise<BackupOutcome>;
+  backup(request: BackupRequest, settings: ResolvedSettings, signal: AbortSignal): Promise<BackupOutcome>;
   /** Runs fn with the pipeline's diagnostics routed to it (and filtered by its level). */
-  within<T>(pipeline: number, level: LineLogLevel, fn: () => Promise<T>): Promise<T>;
+  within<T>(pipeline: number, level: LogLevel, fn: () => Promise<T>): Promise<T>;
   supplyToken(context: string, token: SuppliedToken): void;
   /** The module answered a tokenRequest with tokenUnavailable. */
   declineToken(context: string, tenantId: string | undefined, message: string | undefined): void;
@@ -48,7 +52,7 @@ interface Job {
 
 interface Pipeline {
   id: number;
-  settings: PipelineSettings;
+  settings: ResolvedSettings;
   abort: AbortController;
   queue: Job[];
   head: number;
@@ -117,7 +121,7 @@ export async function serve(options: ServeOptions): Promise<number> {
   const open = (id: number, settings?: PipelineSettings): Pipeline => {
     const p: Pipeline = {
       id,
-      settings: { ...options.defaults, ...settings, context: settings?.context ?? options.defaults.context },
+      settings: { ...options.defaults, ...settings },
       abort: new AbortController(),
       queue: [],
       head: 0,
@@ -131,7 +135,7 @@ export async function serve(options: ServeOptions): Promise<number> {
     pipelines.set(id, p);
     idle.stop();
     if (options.pipelineWarnings !== undefined && options.pipelineWarnings.length > 0) {
-      void options.within(id, p.settings.logLevel ?? options.defaults.logLevel, async () => {
+      void options.within(id, p.settings.logLevel, async () => {
         for (const warning of options.pipelineWarnings!) logger.warning(warning);
       });
     }
@@ -157,13 +161,12 @@ export async function serve(options: ServeOptions): Promise<number> {
   const concurrencyOf = (p: Pipeline): number =>
     // Each vault's gate keeps 'concurrency' requests on the wire; twice as many backups may be
     // under way so that writing and fsyncing a file never holds a network slot.
-    2 * (p.settings.concurrency ?? options.defaults.concurrency);
+    2 * p.settings.concurrency;
 
   const start = (p: Pipeline, job: Job): void => {
     p.running++;
     const previous = job.after !== undefined ? p.tails.get(job.after) : undefined;
-    const level = p.settings.logLevel ?? options.defaults.logLevel;
-    const work = (previous ?? Promise.resolve()).then(() => options.within(p.id, level, () => options.backup(job.request, p.settings, p.abort.signal)));
+    const work = (previous ?? Promise.resolve()).then(() => options.within(p.id, p.settings.logLevel, () => options.backup(job.request, p.settings, p.abort.signal)));
     const tail = work.then(
       () => undefined,
       () => undefined,
@@ -213,7 +216,6 @@ export async function serve(options: ServeOptions): Promise<number> {
     let wake: (() => void) | undefined;
     const state = { expired: false };
     return {
-      state,
       start(): void {
         timer?.cancel();
         state.expired = false;
@@ -242,6 +244,14 @@ export async function serve(options: ServeOptions): Promise<number> {
       },
     };
   })();
+
+  /** Drops the queued work of a pipeline and aborts what is in flight; it is answered once that settles. */
+  const cancel = (p: Pipeline): void => {
+    p.cancelled = true;
+    p.queue = [];
+    p.head = 0;
+    p.abort.abort();
+  };
 
   const pipelineFor = (id: number, what: string): Pipeline | undefined => {
     const existing = pipelines.get(id);
@@ -297,10 +307,7 @@ export async function serve(options: ServeOptions): Promise<number> {
           if (p === undefined) write(JSON.stringify({ type: 'cancelled', pipeline: message.pipeline }));
           break;
         }
-        p.cancelled = true;
-        p.queue = [];
-        p.head = 0;
-        p.abort.abort();
+        cancel(p);
         finishIfDone(p);
         break;
       }
@@ -314,7 +321,6 @@ export async function serve(options: ServeOptions): Promise<number> {
   for (;;) {
     pending ??= iterator.next();
     const next = await idle.race(pending);
-    if (next !== 'idle') pending = undefined;
     if (next === 'idle') {
       if (pipelines.size > 0) {
         idle.stop();
@@ -324,6 +330,7 @@ export async function serve(options: ServeOptions): Promise<number> {
       write(JSON.stringify({ type: 'bye', reason: 'idle' }));
       return EXIT_OK;
     }
+    pending = undefined;
     if (next.done === true) break;
     const line = next.value;
     lineNumber++;
@@ -376,10 +383,7 @@ export async function serve(options: ServeOptions): Promise<number> {
     if (p.ending) continue;
     cancelled++;
     waiting += p.running + p.queue.length - p.head;
-    p.cancelled = true;
-    p.queue = [];
-    p.head = 0;
-    p.abort.abort();
+    cancel(p);
   }
   if (cancelled > 0) {
     closing = true;
