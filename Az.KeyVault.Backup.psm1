@@ -345,10 +345,20 @@ function Resolve-OutputFile {
     param($Cmdlet, [string]$OutputFile, $TargetObject)
     $provider = $null
     $drive = $null
-    try { $resolved = $Cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath($OutputFile, [ref]$provider, [ref]$drive) }
-    catch {
-        if ($_.Exception -is [System.Management.Automation.PipelineStoppedException]) { throw }
-        return New-ErrorRecord -Message ("The output file '{0}' cannot be resolved to a file-system path: {1}" -f $OutputFile, $_.Exception.Message) -ErrorId 'InvalidOutputFile' -Category InvalidArgument -TargetObject $TargetObject -InnerException $_.Exception
+    $location = $Cmdlet.SessionState.Path.CurrentLocation
+    # An absolute Linux or macOS path with nothing in it to resolve (no ~, wildcard, . or .. part),
+    # from a file-system location, is itself: the provider's resolution costs more than the rest of
+    # a single call.
+    if ($script:PlainUnixPath.IsMatch($OutputFile) -and $OutputFile.IndexOf('/.') -lt 0 -and $OutputFile.IndexOf('//') -lt 0 -and $location.Provider.ImplementingType -eq [Microsoft.PowerShell.Commands.FileSystemProvider]) {
+        $resolved = $OutputFile
+        $provider = $location.Provider
+    }
+    else {
+        try { $resolved = $Cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath($OutputFile, [ref]$provider, [ref]$drive) }
+        catch {
+            if ($_.Exception -is [System.Management.Automation.PipelineStoppedException]) { throw }
+            return New-ErrorRecord -Message ("The output file '{0}' cannot be resolved to a file-system path: {1}" -f $OutputFile, $_.Exception.Message) -ErrorId 'InvalidOutputFile' -Category InvalidArgument -TargetObject $TargetObject -InnerException $_.Exception
+        }
     }
     if ($null -eq $provider -or $provider.ImplementingType -ne [Microsoft.PowerShell.Commands.FileSystemProvider]) {
         $providerName = 'an unknown provider'
@@ -379,8 +389,7 @@ function New-PipelineState {
         SignIn        = $null
         BeginLine     = $null
         DnsSuffix     = $null
-        # The executable's answers to this pipeline's 'end' and 'cancel'.
-        DoneMessage   = $null
+        # The executable's answer to this pipeline's 'cancel'.
         Cancelled     = $false
         # Diagnostic lines of this pipeline read so far, which results wait for.
         LoggedSeen    = 0
@@ -819,11 +828,13 @@ function Resolve-TokenRequest {
 }
 
 function Send-SessionLine {
+    # Writes a line (without -Line: only what is buffered) to the executable; a pipe that is gone is
+    # the session's death, one terminating error for the pipeline.
     param($Session, $Pipeline, [string]$Line)
-    if ($Pipeline.DebugOn -and -not $Pipeline.Quiet) { foreach ($part in $Line.Split([char]10)) { Write-Debug ('=> {0}' -f (Hide-Token -Line $part)) } }
+    if ($Line -and $Pipeline.DebugOn -and -not $Pipeline.Quiet) { foreach ($part in $Line.Split([char]10)) { Write-Debug ('=> {0}' -f (Hide-Token -Line $part)) } }
     $failure = $null
     try {
-        $Session.Stdin.Write($Line + "`n")
+        if ($Line) { $Session.Stdin.Write($Line + "`n") }
         $Session.Stdin.Flush()
     }
     catch { $failure = $_.Exception }
@@ -939,10 +950,8 @@ function Receive-StdoutLine {
             if ($null -ne $message.PSObject.Properties['logged']) { $entry.Logged = [int]$message.logged }
             $entry.Done = $true
         }
-        'done' {
-            $owner = $Session.Pipelines[[string]$message.pipeline]
-            if ($null -ne $owner) { $owner.DoneMessage = $message }
-        }
+        # The answer to 'end', which the module does not wait for: its pipeline is already gone.
+        'done' { }
         'cancelled' {
             $owner = $Session.Pipelines[[string]$message.pipeline]
             if ($null -ne $owner) { $owner.Cancelled = $true }
@@ -1010,7 +1019,7 @@ function Assert-SessionHealthy {
     param([hashtable]$State)
     $session = $State.Session
     if ($null -ne $session.Fatal) { $State.Cmdlet.ThrowTerminatingError($session.Fatal) }
-    if ($session.StdoutEof -and $null -eq $State.DoneMessage) {
+    if ($session.StdoutEof) {
         $session.Fatal = New-ChildDiedRecord -Session $session
         $State.Cmdlet.ThrowTerminatingError($session.Fatal)
     }
@@ -1172,13 +1181,7 @@ function Invoke-BackupItem {
         # Ordinal: a location that differs only in case is another directory on Linux.
         if ($null -ne $State.ResolvedTarget -and [string]::Equals($State.ResolvedFrom, $location, [System.StringComparison]::Ordinal)) { $target = $State.ResolvedTarget }
         else {
-            if ($script:PlainUnixPath.IsMatch($OutputFile) -and $OutputFile.IndexOf('/.') -lt 0 -and $OutputFile.IndexOf('//') -lt 0) {
-                # An absolute path with nothing to resolve (no ~, drive, wildcard, . or .. part) is itself.
-                $target = @{ Path = $OutputFile.TrimEnd([char]'/'); IsDirectory = $OutputFile.EndsWith('/') }
-                if ($target.Path.Length -eq 0) { $target.Path = '/' }
-                if ($target.IsDirectory -and -not [System.IO.Directory]::Exists($target.Path)) { $target = Resolve-OutputFile -Cmdlet $cmdlet -OutputFile $OutputFile -TargetObject $targetObject }
-            }
-            else { $target = Resolve-OutputFile -Cmdlet $cmdlet -OutputFile $OutputFile -TargetObject $targetObject }
+            $target = Resolve-OutputFile -Cmdlet $cmdlet -OutputFile $OutputFile -TargetObject $targetObject
             if ($target -isnot [System.Management.Automation.ErrorRecord]) { $State.ResolvedTarget = $target; $State.ResolvedFrom = $location }
         }
         if ($target -is [System.Management.Automation.ErrorRecord]) {
@@ -1266,15 +1269,11 @@ function Invoke-BackupItem {
             $session.Stdin.Write($line + "`n")
             if ($State.Accepted -le $script:EagerItems) { $session.Stdin.Flush() }
         }
-        catch { Send-SessionLine -Session $session -Pipeline $State -Line $line }
+        catch { Send-SessionLine -Session $session -Pipeline $State }
     }
     if ($State.SyncWatch.ElapsedMilliseconds -ge 20) {
         $State.SyncWatch.Restart()
-        try { $session.Stdin.Flush() }
-        catch {
-            $session.Fatal = New-ChildDiedRecord -Session $session -InnerException $_.Exception
-            $State.Cmdlet.ThrowTerminatingError($session.Fatal)
-        }
+        Send-SessionLine -Session $session -Pipeline $State
         Sync-Output -State $State
     }
 }
@@ -1297,7 +1296,7 @@ function Complete-BackupPipeline {
     $State.InputEnded = $true
     $session = $State.Session
     if ($null -ne $session) {
-        try { $session.Stdin.Flush() } catch { $session.Fatal = New-ChildDiedRecord -Session $session -InnerException $_.Exception }
+        Send-SessionLine -Session $session -Pipeline $State
         while ($State.Queue.Count -gt 0 -and -not $session.StdoutEof -and $null -eq $session.Fatal) {
             Read-SessionStream -Session $session -Pipeline $State -TimeoutMs 100
             Write-ReadyEntry -State $State
@@ -1309,7 +1308,6 @@ function Complete-BackupPipeline {
         }
         Assert-SessionHealthy -State $State
         Send-SessionLine -Session $session -Pipeline $State -Line ('{"type":"end","pipeline":' + $State.Id + '}')
-        $State.DoneMessage = $true
         Disconnect-BackupPipeline -State $State
     }
     Write-ReadyEntry -State $State
@@ -1327,15 +1325,13 @@ function Stop-BackupPipeline {
     $confirmed = $false
     if ($null -ne $session.Process -and $null -eq $session.Fatal -and -not $session.StdoutEof) {
         try {
-            if ($null -eq $State.DoneMessage) {
-                $session.Stdin.Write('{"type":"cancel","pipeline":' + $State.Id + "}`n")
-                $session.Stdin.Flush()
-                $watch = [System.Diagnostics.Stopwatch]::StartNew()
-                while (-not $State.Cancelled -and $null -eq $State.DoneMessage -and -not $session.StdoutEof -and $null -eq $session.Fatal -and $watch.ElapsedMilliseconds -lt $script:AbortGraceMs) {
-                    Read-SessionStream -Session $session -Pipeline $State -TimeoutMs 50
-                }
+            $session.Stdin.Write('{"type":"cancel","pipeline":' + $State.Id + "}`n")
+            $session.Stdin.Flush()
+            $watch = [System.Diagnostics.Stopwatch]::StartNew()
+            while (-not $State.Cancelled -and -not $session.StdoutEof -and $null -eq $session.Fatal -and $watch.ElapsedMilliseconds -lt $script:AbortGraceMs) {
+                Read-SessionStream -Session $session -Pipeline $State -TimeoutMs 50
             }
-            $confirmed = $State.Cancelled -or $null -ne $State.DoneMessage
+            $confirmed = $State.Cancelled
         }
         catch { $confirmed = $false }
     }
