@@ -8,15 +8,15 @@
 // file written is checked: the count, the backup prefix, a JWE body, and one size per secret.
 //   node bench/loop-pipe.mjs [--skip-build] [--loop 30] [--pipe 60] [--repeats 3] [--latency-ms 10]
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { isSecretBackup, median } from './backup-files.mjs';
 import { cleanEnv, startVault, VAULT } from './local-vault.mjs';
 import { buildPeer } from './peer/build.mjs';
-import { inScratch, runProcess } from './processes.mjs';
+import { inScratch, pwshScenarioFiles, runProcess } from './processes.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
@@ -104,17 +104,9 @@ export async function measureLoopPipe({ pwsh, node22, loop = 30, pipe = 60, repe
   return inScratch(async ({ children, tempDir }) => {
     const peer = await buildPeer({ log });
     if (!peer.cached) log(`peer built in ${(peer.ms / 1000).toFixed(1)} s`);
-    const { DEFINE_AZ_TYPES } = await import(pathToFileURL(path.join(repoRoot, 'out', 'test', 'pwsh', 'az-types.js')).href);
-
     log(`local vault: ${Math.max(loop, pipe)} secrets, ${latencyMs} ms per request`);
     const vault = await startVault(node22, { count: Math.max(loop, pipe), latencyMs, children });
-    const work = tempDir('loop-pipe');
-    const outRoot = tempDir('loop-pipe-out');
-    const namesFile = path.join(work, 'names.json');
-    writeFileSync(namesFile, JSON.stringify(vault.names));
-    const script = path.join(work, 'loop-pipe.ps1');
-    writeFileSync(script, SCRIPT(DEFINE_AZ_TYPES));
-    const module = path.join(repoRoot, 'Az.KeyVault.Backup.psd1');
+    const { script, namesFile, outRoot, module } = await pwshScenarioFiles(tempDir, 'loop-pipe', vault.names, SCRIPT);
 
     log(`LOOP ${loop} calls and PIPE ${pipe} items, module and peer in one pwsh, ${repeats} times each`);
     const started = performance.now();

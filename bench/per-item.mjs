@@ -31,15 +31,11 @@
 // garbage is collected on its time; the median of the per-round differences is taken. Every file
 // written is checked (count and backup prefix), and so is the number of paths written out.
 //   node bench/run.mjs --only per-item [--skip-build] [--n-per-item 2000]
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { backupFileProblems, median } from './backup-files.mjs';
 import { cleanEnv, startVault, VAULT } from './local-vault.mjs';
-import { inScratch, runProcess } from './processes.mjs';
+import { inScratch, pwshScenarioFiles, runProcess } from './processes.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, '..');
 export const PER_ITEM_TARGET_MS = 0.2;
 const UNPACED = { AZ_KEYVAULT_BACKUP_MAX_REQUESTS_PER_SECOND: '100000' };
 
@@ -85,15 +81,8 @@ const SCRIPT = (defineAzTypes) => [
  */
 export async function measurePerItem({ pwsh, node22, n = 2000, repeats = 3, warm = 50, latencyMs = 0, log = () => {} }) {
   return inScratch(async ({ children, tempDir }) => {
-    const { DEFINE_AZ_TYPES } = await import(pathToFileURL(path.join(repoRoot, 'out', 'test', 'pwsh', 'az-types.js')).href);
     const vault = await startVault(node22, { count: n, latencyMs, children });
-    const work = tempDir('per-item');
-    const outRoot = tempDir('per-item-out');
-    const namesFile = path.join(work, 'names.json');
-    writeFileSync(namesFile, JSON.stringify(vault.names));
-    const script = path.join(work, 'per-item.ps1');
-    writeFileSync(script, SCRIPT(DEFINE_AZ_TYPES));
-    const module = path.join(repoRoot, 'Az.KeyVault.Backup.psd1');
+    const { script, namesFile, outRoot, module } = await pwshScenarioFiles(tempDir, 'per-item', vault.names, SCRIPT);
 
     log(`PER ITEM: ${n} items piped into the module and into a do-nothing function, ${repeats} times each, pwsh CPU time; ${latencyMs} ms per request`);
     const result = await runProcess(

@@ -1,9 +1,12 @@
 // How the benchmark runs its programs: asynchronously, collecting output, each tracked in the
 // caller's `children` set so that an interrupted run can end them all.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 import { performance } from 'node:perf_hooks';
 
 /** Spawns, feeds `input` (or nothing) to stdin and resolves with the exit code, output and time taken. */
@@ -46,4 +49,19 @@ export async function inScratch(fn) {
     for (const child of children) child.kill('SIGTERM');
     for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The files a pwsh scenario runs from, in folders of `tempDir`: its script (`script` gets the
+ * definitions of Az's secret types to put in it) and the vault's secret names as JSON. `outRoot`
+ * is a folder for the backups.
+ */
+export async function pwshScenarioFiles(tempDir, label, names, script) {
+  const { DEFINE_AZ_TYPES } = await import(pathToFileURL(path.join(repoRoot, 'out', 'test', 'pwsh', 'az-types.js')).href);
+  const work = tempDir(label);
+  const namesFile = path.join(work, 'names.json');
+  writeFileSync(namesFile, JSON.stringify(names));
+  const scriptFile = path.join(work, `${label}.ps1`);
+  writeFileSync(scriptFile, script(DEFINE_AZ_TYPES));
+  return { script: scriptFile, namesFile, outRoot: tempDir(`${label}-out`), module: path.join(repoRoot, 'Az.KeyVault.Backup.psd1') };
 }

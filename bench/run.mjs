@@ -18,7 +18,6 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { setInterval, clearInterval } from 'node:timers';
-import { pathToFileURL } from 'node:url';
 import { build, exePath } from '../build/build.mjs';
 import { ensureTools } from '../build/ensure-tools.mjs';
 import { hostRid, repoRoot } from '../build/node-runtime.mjs';
@@ -26,7 +25,7 @@ import { cleanEnv, startVault, VAULT } from './local-vault.mjs';
 import { firstCallRows, measureFirstCall } from './first-call.mjs';
 import { loopPipeRows, measureLoopPipe } from './loop-pipe.mjs';
 import { measurePerItem, perItemRows } from './per-item.mjs';
-import { runProcess } from './processes.mjs';
+import { pwshScenarioFiles, runProcess } from './processes.mjs';
 import { measureStartup } from './startup.mjs';
 
 const { values: opts } = parseArgs({
@@ -87,13 +86,7 @@ function checkFiles(dir, expected) {
 // ---- A: through pwsh and the module --------------------------------------------------------
 
 async function scenarioA(pwsh, vault) {
-  const { DEFINE_AZ_TYPES } = await import(pathToFileURL(path.join(repoRoot, 'out', 'test', 'pwsh', 'az-types.js')).href);
-  const dir = tempDir('a');
-  const work = tempDir('a-script');
-  const namesFile = path.join(work, 'names.json');
-  writeFileSync(namesFile, JSON.stringify(vault.names.slice(0, N)));
-  const script = path.join(work, 'bench.ps1');
-  writeFileSync(script, [
+  const { script, namesFile, outRoot: dir, module } = await pwshScenarioFiles(tempDir, 'a', vault.names.slice(0, N), (DEFINE_AZ_TYPES) => [
     'param($Module, $VaultName, $NamesFile, $OutDir, $ThrottleLimit)',
     "$ErrorActionPreference = 'Stop'",
     "$ProgressPreference = 'SilentlyContinue'",
@@ -107,7 +100,6 @@ async function scenarioA(pwsh, vault) {
     '[pscustomobject]@{ ms = $sw.Elapsed.TotalMilliseconds; ok = @($out).Count; failed = $failures.Count; firstError = $first } | ConvertTo-Json -Compress',
   ].join('\n'));
   const env = cleanEnv({ ...vault.env, ...UNPACED });
-  const module = path.join(repoRoot, 'Az.KeyVault.Backup.psd1');
   const result = await run(pwsh, ['-NoProfile', '-NonInteractive', '-File', script, module, VAULT, namesFile, dir, String(CONCURRENCY)], { env });
   if (result.code !== 0) throw new Error(`pwsh exited ${result.code}: ${result.stderr}${result.stdout}`);
   const line = result.stdout.trim().split('\n').at(-1);
