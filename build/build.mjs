@@ -11,6 +11,7 @@ import { chmodSync, copyFileSync, mkdirSync, renameSync, rmSync, statSync, write
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ALL_RIDS, ensureNode, exeName, hostRid, repoRoot } from './node-runtime.mjs';
+import { writeModule } from './module.mjs';
 import { packageVersion, syncManifest } from './sync-manifest.mjs';
 
 export const BUNDLE = path.join(repoRoot, 'dist', 'az-keyvault-backup.cjs');
@@ -191,6 +192,8 @@ export async function build(argv = []) {
   const options = parseArgs(argv);
   const started = Date.now();
   syncManifest();
+  // The shipped form of the module, which the bench and the release use.
+  writeModule();
   const hostNode = ensureNode();
   const bundlePath = await bundle({ entry: options.entry, minify: options.minify });
   checkBundle(hostNode, bundlePath);

@@ -15,15 +15,17 @@ import { build, checkExecutable, exePath } from './build.mjs';
 import { ensureDebianPackages } from './ensure-tools.mjs';
 import { ALL_RIDS, hostRid, NODE_VERSION, repoRoot } from './node-runtime.mjs';
 import { packageVersion, syncManifest } from './sync-manifest.mjs';
+import { BUILT_MODULE_DIR, joinModule, writeModule } from './module.mjs';
 import { prepareEntry, withDirectories, writeZip } from './zip.mjs';
 
 export const MODULE_NAME = 'Az.KeyVault.Backup';
 export const RELEASE_DIR = path.join(repoRoot, 'dist', 'release');
 
-// Source file -> path inside the module folder. The about topic goes where Get-Help looks for it.
+// Source file -> path inside the module folder. The about topic goes where Get-Help looks for it;
+// the psm1 and the public function's 7.3+ form are the build's join of src/module (module.mjs).
 const MODULE_FILES = [
   ['Az.KeyVault.Backup.psd1', 'Az.KeyVault.Backup.psd1'],
-  ['Az.KeyVault.Backup.psm1', 'Az.KeyVault.Backup.psm1'],
+  ...Object.keys(joinModule()).map((name) => [path.relative(repoRoot, path.join(BUILT_MODULE_DIR, ...name.split('/'))), path.join(...name.split('/'))]),
   ['LICENSE', 'LICENSE'],
   ['CHANGELOG.md', 'CHANGELOG.md'],
   [path.join('docs', 'about_Az.KeyVault.Backup.help.txt'), path.join('en-US', 'about_Az.KeyVault.Backup.help.txt')],
@@ -168,6 +170,7 @@ export async function release(argv = []) {
   }
   const started = Date.now();
   syncManifest();
+  writeModule();
   const version = packageVersion();
   if (options.skipBuild) {
     // build() checks the native executable itself; one that was built earlier is checked here.

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sharedVault } from '../support/hooks.js';
@@ -24,16 +24,16 @@ esac
 const CLEAN_GUARD = "if ($PSVersionTable.PSVersion -ge [version]'7.3') {";
 
 /**
- * The module as Windows PowerShell 5.1 and PowerShell 7.2 load it: without the clean block that
- * 7.3+ adds, so the fallback (ending stale children later) is tested on this pwsh too. Its bin/
- * is the repository's, so it runs the real executable.
+ * The module as Windows PowerShell 5.1 and PowerShell 7.2 load it: the shipped psm1 with its
+ * public function's form without a clean block, so the fallback (ending stale children later) is
+ * tested on this pwsh too. Its bin/ is the repository's, so it runs the real executable.
  */
 function moduleWithoutCleanBlock(): { dir: string; manifest: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'azkvb-module-72-'));
-  copyFileSync(join(repoRoot(), 'Az.KeyVault.Backup.psd1'), join(dir, 'Az.KeyVault.Backup.psd1'));
-  const psm1 = readFileSync(join(repoRoot(), 'Az.KeyVault.Backup.psm1'), 'utf8');
-  assert.equal(psm1.split(CLEAN_GUARD).length, 2, 'the psm1 adds its clean block behind exactly one version check');
-  writeFileSync(join(dir, 'Az.KeyVault.Backup.psm1'), psm1.replace(CLEAN_GUARD, 'if ($false) {'));
+  const { dir } = copyModule();
+  const psm1Path = join(dir, 'Az.KeyVault.Backup.psm1');
+  const psm1 = readFileSync(psm1Path, 'utf8');
+  assert.equal(psm1.split(CLEAN_GUARD).length, 2, 'the shipped psm1 chooses the clean block behind exactly one version check');
+  writeFileSync(psm1Path, psm1.replace(CLEAN_GUARD, 'if ($false) {'));
   symlinkSync(join(repoRoot(), 'bin'), join(dir, 'bin'));
   return { dir, manifest: join(dir, 'Az.KeyVault.Backup.psd1') };
 }

@@ -83,12 +83,12 @@ function squash(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
 }
 
-/** The .EXAMPLE blocks of the command's comment-based help, read from the psm1: the source of truth. */
+/** The .EXAMPLE blocks of the command's comment-based help, read from its source: the source of truth. */
 function examplesInSource(): { commands: string[]; remarks: string }[] {
-  const psm1 = readFileSync(join(repoRoot(), 'Az.KeyVault.Backup.psm1'), 'utf8');
-  const start = psm1.indexOf('function Backup-AzKeyVaultSecret {');
-  assert.ok(start >= 0, 'the psm1 defines Backup-AzKeyVaultSecret');
-  const help = psm1.slice(start, psm1.indexOf('#>', start));
+  const source = readFileSync(join(repoRoot(), 'src', 'module', 'public', 'Backup-AzKeyVaultSecret.ps1'), 'utf8');
+  const start = source.indexOf('function Backup-AzKeyVaultSecret {');
+  assert.ok(start >= 0, 'the source defines Backup-AzKeyVaultSecret');
+  const help = source.slice(start, source.indexOf('#>', start));
   const blocks = help.split(/^\s*\.EXAMPLE\s*$/m).slice(1).map((b) => b.split(/^\s*\.[A-Z]+\b/m)[0] ?? '');
   return blocks.map((block) => {
     const lines = block.split(/\r?\n/).map((l) => l.trim());
@@ -172,7 +172,7 @@ describe('PowerShell module: Get-Help shows the whole help', function () {
 
   it('shows in -Examples exactly the examples of the source (5 today), each with its code and remarks', function () {
     const source = examplesInSource();
-    assert.equal(source.length, 5, 'the psm1 has five .EXAMPLE blocks');
+    assert.equal(source.length, 5, 'the source has five .EXAMPLE blocks');
     assert.equal(help.examples.length, source.length);
     const shown = help.examplesText.match(/-+ EXAMPLE \d+ -+/g) ?? [];
     assert.deepEqual(shown.map((t) => /\d+/.exec(t)?.[0]), source.map((_, i) => String(i + 1)), 'one EXAMPLE header per example, numbered');
@@ -181,7 +181,7 @@ describe('PowerShell module: Get-Help shows the whole help', function () {
     source.forEach((example, i) => {
       const seen = help.examples[i];
       assert.ok(seen, `example ${i + 1}`);
-      assert.ok(example.commands.length > 0 && example.remarks.length > 0, `example ${i + 1} in the psm1 has code and remarks`);
+      assert.ok(example.commands.length > 0 && example.remarks.length > 0, `example ${i + 1} in the source has code and remarks`);
       for (const command of example.commands) {
         assert.ok(squash(seen.code).includes(squash(command)), `example ${i + 1} code: ${command}`);
         assert.ok(text.includes(squash(command)), `-Examples shows: ${command}`);

@@ -13,8 +13,9 @@ import { seed, uniqueVaultName } from './vault-fixtures.js';
  * The process that runs PowerShell: the .NET tool's pwsh is a launcher whose child (dotnet
  * pwsh.dll) is the real host, and it is that one whose death the executable must notice.
  */
+const parentOf = (pid: string | number): number => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
+
 function powershellProcess(launcher: number): number {
-  const parentOf = (pid: string) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
   const tree = new Set([launcher]);
   for (let grew = true; grew; ) {
     grew = false;
@@ -83,9 +84,10 @@ $names | ForEach-Object { [pscustomobject]@{ VaultName = '${v}'; Name = $_ } } |
       child.on('close', (code) => reject(new Error(`pwsh ended (${code}) before any result: ${stderr}`)));
     });
     await firstResult;
-    const ours = pidsRunning(exePath()).filter((pid) => !before.has(pid));
-    assert.equal(ours.length, 1, 'one executable serves the pipeline');
     const host = powershellProcess(child.pid!);
+    // Its children only: other tests on the machine may run the same executable meanwhile.
+    const ours = pidsRunning(exePath()).filter((pid) => !before.has(pid) && parentOf(pid) === host);
+    assert.equal(ours.length, 1, 'one executable serves the pipeline');
     const killedAt = Date.now();
     process.kill(host, 'SIGKILL');
 

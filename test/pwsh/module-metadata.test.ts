@@ -34,7 +34,7 @@ interface Metadata {
 }
 
 const NAMED = -2147483648;
-const PSM1 = join(repoRoot(), 'Az.KeyVault.Backup.psm1');
+const PUBLIC_SOURCE = join(repoRoot(), 'src', 'module', 'public', 'Backup-AzKeyVaultSecret.ps1');
 
 // One pwsh start collects everything static about the module: command metadata, manifest and help.
 // (What Windows PowerShell 5.1 cannot run is checked in windows-powershell-51.test.ts.)
@@ -45,7 +45,7 @@ $binding = @($cmd.ScriptBlock.Attributes | Where-Object { $_ -is [System.Managem
 $range = @($cmd.Parameters['ThrottleLimit'].Attributes | Where-Object { $_ -is [System.Management.Automation.ValidateRangeAttribute] })[0]
 
 $tokens = $null; $parseErrors = $null
-$ast = [System.Management.Automation.Language.Parser]::ParseFile(${psQuote(PSM1)}, [ref]$tokens, [ref]$parseErrors)
+$ast = [System.Management.Automation.Language.Parser]::ParseFile(${psQuote(PUBLIC_SOURCE)}, [ref]$tokens, [ref]$parseErrors)
 $fnAst = $ast.Find({ param($n) $n -is [System.Management.Automation.Language.FunctionDefinitionAst] -and $n.Name -eq 'Backup-AzKeyVaultSecret' }, $true)
 $bindingAst = @($fnAst.Body.ParamBlock.Attributes | Where-Object { $_.TypeName.Name -eq 'CmdletBinding' })[0]
 

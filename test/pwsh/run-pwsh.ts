@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,13 +147,14 @@ export function psQuote(value: string): string {
 }
 
 /**
- * A copy of the module (psd1 + psm1) in a fresh directory, optionally with a file at the place the
- * module looks for its executable: used to prove what happens when the executable is missing or is
- * a trap that records being started.
+ * A copy of the module as it ships (the manifest, and build/module.mjs's join of src/module) in a
+ * fresh directory, optionally with a file at the place the module looks for its executable: used
+ * to prove what happens when the executable is missing or is a trap that records being started.
  */
 export function copyModule(executable?: { rid: string; name: string; content: string; mode: number }): { dir: string; manifest: string } {
   const dir = mkdtempSync(join(tmpdir(), 'azkvb-module-'));
-  for (const file of ['Az.KeyVault.Backup.psd1', 'Az.KeyVault.Backup.psm1']) copyFileSync(join(repoRoot(), file), join(dir, file));
+  copyFileSync(join(repoRoot(), 'Az.KeyVault.Backup.psd1'), join(dir, 'Az.KeyVault.Backup.psd1'));
+  execFileSync(process.execPath, [join(repoRoot(), 'build', 'module.mjs'), dir], { stdio: ['ignore', 'ignore', 'pipe'] });
   if (executable) {
     const binDir = join(dir, 'bin', executable.rid);
     mkdirSync(binDir, { recursive: true });

@@ -1,0 +1,113 @@
+# Pipelines begun in a session and not yet answered: one stopped before its end block (on a host
+# without a clean block) is found here and cancelled by the next call, or when the module is removed.
+$script:LivePipelines = [System.Collections.Generic.List[object]]::new()
+
+function Connect-BackupPipeline {
+    # Once per pipeline, when its first item needs the executable: sign-in, session, 'begin'.
+    param($State)
+    Initialize-AzSignIn -State $State
+    $session = Get-BackupSession -Pipeline $State
+    $State.Session = $session
+    $State.Id = $session.NextPipeline
+    $session.NextPipeline++
+    $session.Pipelines[[string]$State.Id] = $State
+    [void]$script:LivePipelines.Add($State)
+    if ($State.Context) { $session.Contexts[$State.Context] = $State.SignIn }
+    # Everything this pipeline's items share travels once, here.
+    $begin = [ordered]@{ type = 'begin'; pipeline = $State.Id; concurrency = $State.ThrottleLimit; logLevel = $State.LogLevel }
+    if ($State.Context) { $begin.context = $State.Context }
+    if ($State.DnsSuffix) { $begin.dnsSuffix = $State.DnsSuffix }
+    # Written with the first item's line, in one write: one wake-up of the executable, not two.
+    $State.BeginLine = ConvertTo-ProtocolLine -Message $begin
+}
+
+function Disconnect-BackupPipeline {
+    # The pipeline is answered (done or cancelled): forget it; a session no call will use again ends.
+    param($State)
+    $session = $State.Session
+    if ($null -eq $session) { return }
+    $State.Session = $null
+    [void]$session.Pipelines.Remove([string]$State.Id)
+    foreach ($entry in $State.Queue) { if ($null -ne $entry.Id) { [void]$session.Pending.Remove([string]$entry.Id) } }
+    for ($i = $script:LivePipelines.Count - 1; $i -ge 0; $i--) {
+        if ([object]::ReferenceEquals($script:LivePipelines[$i], $State)) { $script:LivePipelines.RemoveAt($i) }
+    }
+    $session.LastUsed.Restart()
+    if ($session.Pipelines.Count -eq 0 -and (-not [object]::ReferenceEquals($script:Session, $session) -or $session.IdleSeconds -eq 0)) {
+        Close-BackupSession -Session $session
+    }
+}
+
+function Complete-BackupPipeline {
+    # Normal end of the pipeline. 'end' goes out only once every result is in, so that a stop while
+    # results still come can cancel what is left rather than wait for it; nothing is left to wait
+    # for after it (its 'done' is read past by whichever call reads next).
+    param([hashtable]$State)
+    $State.InputEnded = $true
+    $session = $State.Session
+    if ($null -ne $session) {
+        Send-SessionLine -Session $session -Pipeline $State
+        while ($State.Queue.Count -gt 0 -and -not $session.StdoutEof -and $null -eq $session.Fatal) {
+            Read-SessionStream -Session $session -Pipeline $State -TimeoutMs 100
+            Write-ReadyEntry -State $State
+            if ($State.Accepted -ge 2) { Write-BackupProgress -State $State }
+            # Results of a long pipeline trickle in one by one; waking for each would cost the
+            # module more than the results themselves, so it reads them a batch at a time. The
+            # last one (a single call) is read the moment it comes.
+            if ($State.Queue.Count -gt 1) { [System.Threading.Thread]::Sleep($script:ResultBatchMs) }
+        }
+        Assert-SessionHealthy -State $State
+        Send-SessionLine -Session $session -Pipeline $State -Line ('{"type":"end","pipeline":' + $State.Id + '}')
+        Disconnect-BackupPipeline -State $State
+    }
+    Write-ReadyEntry -State $State
+}
+
+function Stop-BackupPipeline {
+    # The pipeline was stopped (Ctrl+C, Select-Object -First, a downstream throw) or failed: its
+    # queued and in-flight backups are cancelled in the executable, which removes their temporary
+    # files, and the session stays for the next call. One that does not confirm in time is ended.
+    param([hashtable]$State)
+    $session = $State.Session
+    if ($null -eq $session) { return }
+    # A stopped pipeline may no longer write to its streams.
+    $State.Quiet = $true
+    $confirmed = $false
+    if ($null -ne $session.Process -and $null -eq $session.Fatal -and -not $session.StdoutEof) {
+        try {
+            $session.Stdin.Write('{"type":"cancel","pipeline":' + $State.Id + "}`n")
+            $session.Stdin.Flush()
+            $watch = [System.Diagnostics.Stopwatch]::StartNew()
+            while (-not $State.Cancelled -and -not $session.StdoutEof -and $null -eq $session.Fatal -and $watch.ElapsedMilliseconds -lt $script:AbortGraceMs) {
+                Read-SessionStream -Session $session -Pipeline $State -TimeoutMs 50
+            }
+            $confirmed = $State.Cancelled
+        }
+        catch { $confirmed = $false }
+    }
+    if (-not $confirmed) { Close-BackupSession -Session $session -GraceMs $script:AbortGraceMs }
+    Disconnect-BackupPipeline -State $State
+}
+
+function Stop-StalePipeline {
+    # A pipeline is stale when it can no longer reach its end block: stopped, or ended by a
+    # terminating error elsewhere in it, on a host without a clean block (5.1, 7.2). PowerShell
+    # disposes such a pipeline's commands, which clears their CommandRuntime. Live pipelines (a
+    # nested invocation's caller) are left alone.
+    foreach ($state in @($script:LivePipelines.ToArray())) {
+        $stale = $true
+        try { $stale = $null -eq $state.Cmdlet.CommandRuntime -or $state.Cmdlet.Stopping }
+        catch { $stale = $true }
+        if ($stale) { Stop-BackupPipeline -State $state }
+    }
+}
+
+function Stop-UnfinishedPipeline {
+    # The clean block's work (PowerShell 7.3+), which runs however the pipeline ended: also when it
+    # was stopped or failed while an upstream command ran, when neither our process block's finally
+    # nor our end block runs. After a normal end the pipeline is already answered and this does nothing.
+    param($State)
+    if ($null -eq $State -or $State -isnot [hashtable] -or $null -eq $State.Session) { return }
+    try { Write-BackupProgress -State $State -Done } catch { Write-Debug 'progress not completed' }
+    Stop-BackupPipeline -State $State
+}
