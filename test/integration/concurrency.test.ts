@@ -1,10 +1,8 @@
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { LocalVault } from '../support/local-vault/index.js';
-import { exePath } from '../support/paths.js';
-import { runExe } from '../support/run-exe.js';
+import { runExe, startExe } from '../support/run-exe.js';
 import { useExeFixture } from '../support/exe-fixture.js';
 import { parseLines, resultsById, type Message } from '../support/serve-session.js';
 
@@ -176,21 +174,17 @@ describe('serve: many secrets at once', function () {
     const list = names(60, 'stop');
     seed(list);
     vault.faults.setLatency(40);
-    const child = spawn(exePath(), ['serve', '--concurrency', '4'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const exe = startExe(['serve', '--concurrency', '4'], env);
     await new Promise<void>((resolve) => {
-      child.stdout.setEncoding('utf8').on('data', (d: string) => {
-        stdout += d;
-        // Stop once a few results are out, with more requests in flight.
-        if (stdout.split('\n').filter((l) => l.includes('"type":"result"')).length >= 5) resolve();
+      // Stop once a few results are out, with more requests in flight.
+      const results = () => exe.stdout().split('\n').filter((l) => l.includes('"type":"result"')).length;
+      exe.child.stdout.on('data', () => {
+        if (results() >= 5) resolve();
       });
-      child.stdin.write([HELLO, ...list.map((n, i) => request(i + 1, n)), ''].join('\n'));
+      exe.child.stdin.write([HELLO, ...list.map((n, i) => request(i + 1, n)), ''].join('\n'));
     });
-    child.stdin.end();
-    const code = await closed;
+    exe.child.stdin.end();
+    const { code, stdout, stderr } = await exe.done;
     assert.equal(code, 130, stderr);
     // The stop cancels the rest without a word: no failed result, no done, only what was done before it.
     const lines = parse(stdout);

@@ -1,8 +1,9 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pwshPath, repoRoot } from '../support/paths.js';
+import { runProcess } from '../support/spawn.js';
 
 export interface PwshError {
   fqid: string;
@@ -115,19 +116,7 @@ export async function runPwsh(script: string, options: PwshOptions = {}): Promis
     const args = ['-NoProfile', '-NonInteractive', '-File', wrapperPath, '-ResultPath', resultPath, '-ScriptPath', scriptPath];
     if (modulePath) args.push('-ModulePath', modulePath);
 
-    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(pwshPath(), args, { cwd, env: pwshEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-      const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 50_000);
-      child.on('error', reject);
-      child.on('close', (exitCode) => {
-        clearTimeout(timer);
-        resolve({ code: exitCode, stdout: out, stderr: err });
-      });
-    });
+    const { code, stdout, stderr } = await runProcess(pwshPath(), args, { cwd, env: pwshEnv(options.env), stdin: 'ignore', timeoutMs: options.timeoutMs ?? 50_000 });
 
     let parsed: Omit<PwshRun, 'hostOutput' | 'stderr' | 'code'>;
     try {

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import { exeName, repoRoot } from '../support/paths.js';
+import { runProcess } from '../support/spawn.js';
 
 export { exeName, packageVersion } from '../support/paths.js';
 
@@ -101,24 +101,8 @@ export interface Captured {
  * serving the program lives in this process.
  */
 export async function runCaptured(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000, input = ''): Promise<Captured> {
-  const dir = mkdtempSync(join(tmpdir(), 'azkvb-captured-'));
-  try {
-    writeFileSync(join(dir, 'in'), input);
-    const fds = [openSync(join(dir, 'in'), 'r'), openSync(join(dir, 'out'), 'w'), openSync(join(dir, 'err'), 'w')];
-    const started = Date.now();
-    const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-      const child = spawn(cmd, args, { env, stdio: fds });
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      child.on('error', reject);
-      child.on('close', (c, s) => {
-        clearTimeout(timer);
-        resolve({ code: c, signal: s });
-      });
-    }).finally(() => fds.forEach((fd) => closeSync(fd)));
-    return { code, signal, ms: Date.now() - started, stdout: readFileSync(join(dir, 'out'), 'utf8'), stderr: readFileSync(join(dir, 'err'), 'utf8') };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const { code, signal, ms, stdout, stderr } = await runProcess(cmd, args, { env, stdin: input, capture: 'files', timeoutMs });
+  return { code, signal, ms, stdout, stderr };
 }
 
 /** How to start a foreign executable on this linux-x64 machine, or why it cannot be. */

@@ -1,11 +1,10 @@
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { vaultEndpoint } from '../../src/core/vault-address.js';
 import { startBadTlsServer, type LocalVault } from '../support/local-vault/index.js';
 import { exePath } from '../support/paths.js';
-import { exeEnv, runExe, type ExeRun } from '../support/run-exe.js';
+import { exeEnv, runExe, runProgram, type ExeRun } from '../support/run-exe.js';
 import { assertNoLeak, bigBackupBody, leakNeedles, listing, startExe, whenTempFileAppears } from './support.js';
 import { useExeFixture } from '../support/exe-fixture.js';
 import { parseLines, resultsById } from '../support/serve-session.js';
@@ -107,12 +106,8 @@ describe('reliability: secrets hygiene of the executable', function () {
     const target = path.join(dir, 'f.blob');
     for (const force of [[], ['--force']]) {
       // sh sets the umask; the executable must not rely on the caller's.
-      const run = await new Promise<number | null>((resolve, reject) => {
-        const child = spawn('/bin/sh', ['-c', 'umask 000; exec "$0" "$@"', exePath(), 'backup', '--vault-name', VAULT, '--name', 'precious', '-o', target, ...force], { env, stdio: 'ignore' });
-        child.on('error', reject);
-        child.on('close', resolve);
-      });
-      assert.equal(run, 0);
+      const run = await runProgram('/bin/sh', ['-c', 'umask 000; exec "$0" "$@"', exePath(), 'backup', '--vault-name', VAULT, '--name', 'precious', '-o', target, ...force], { env });
+      assert.equal(run.code, 0, run.stderr);
       assert.equal(statSync(target).mode & 0o777, 0o600);
     }
   });

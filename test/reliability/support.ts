@@ -1,10 +1,7 @@
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, watch } from 'node:fs';
 import * as path from 'node:path';
-import { exePath } from '../support/paths.js';
-import type { ExeRun } from '../support/run-exe.js';
 
 export const TEMP_SUFFIX = '.azkvb-tmp';
 
@@ -38,29 +35,8 @@ export function bigBackupBody(bytes: number): { body: string; blob: Buffer } {
   return { body: JSON.stringify({ value: blob.toString('base64url') }), blob };
 }
 
-export interface Started {
-  child: ChildProcessWithoutNullStreams;
-  done: Promise<ExeRun>;
-}
-
-/** Starts the executable without waiting, so a test can signal it mid-run. */
-export function startExe(args: string[], env: NodeJS.ProcessEnv, input?: string): Started {
-  const child = spawn(exePath(), args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
-  const done = new Promise<ExeRun>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-  if (input !== undefined) child.stdin.end(input);
-  return { child, done };
-}
+/** Starts the executable without waiting, so a test can signal it mid-run (the one helper in test/support/run-exe.ts). */
+export { startExe, type StartedExe as Started } from '../support/run-exe.js';
 
 /**
  * Resolves with the temp file's name as soon as one appears in `dir`

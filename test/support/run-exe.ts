@@ -1,6 +1,7 @@
-import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { resolve as resolvePath } from 'node:path';
 import { exePath } from './paths.js';
+import { runProcess, startProcess } from './spawn.js';
 
 export interface ExeRun {
   code: number | null;
@@ -33,18 +34,20 @@ export function runExe(args: string[], options: RunOptions): Promise<ExeRun> {
 
 /** Runs any program asynchronously (the local vault answers from this process's event loop), collecting its output. */
 export function runProgram(program: string, args: string[], options: RunOptions): Promise<ExeRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { env: options.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-    child.stdin.end(options.input ?? '');
-  });
+  return runProcess(program, args, { env: options.env, cwd: options.cwd, stdin: options.input ?? '', timeoutMs: options.timeoutMs ?? 30_000 });
+}
+
+export interface StartedExe {
+  child: ChildProcessWithoutNullStreams;
+  done: Promise<ExeRun>;
+  /** What it wrote so far. */
+  stdout(): string;
+  stderr(): string;
+}
+
+/** Starts the executable without waiting, so a test can write to it over time or signal it mid-run; stdin stays open unless `input` is given. */
+export function startExe(args: string[], env: NodeJS.ProcessEnv, input?: string, timeoutMs = 45_000): StartedExe {
+  const running = startProcess(resolvePath(exePath()), args, { env, stdin: input ?? 'open', timeoutMs });
+  // Pipes on all three streams: stdin was not 'ignore' and the output is captured.
+  return { child: running.child as ChildProcessWithoutNullStreams, done: running.done, stdout: running.stdout, stderr: running.stderr };
 }

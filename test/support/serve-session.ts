@@ -1,7 +1,6 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { resolve as resolvePath } from 'node:path';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { exePath } from './paths.js';
+import { startExe } from './run-exe.js';
 
 /** One line the executable writes, on stdout or (a diagnostic) on stderr: the fields of docs/protocol.md. */
 export interface Message {
@@ -68,11 +67,10 @@ export interface ServeSession {
  * time, answers what the executable asks and sees each answer as it is written.
  */
 export function startServe(args: string[], env: NodeJS.ProcessEnv): ServeSession {
-  const child = spawn(resolvePath(exePath()), ['serve', ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  // Never outlive the test run, whatever a failing test left open.
+  const { child, done, stderr } = startExe(['serve', ...args], env, undefined, 120_000);
   const lines: Message[] = [];
   const waiting: Array<{ test: (m: Message) => boolean; resolve: (m: Message) => void }> = [];
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   createInterface({ input: child.stdout }).on('line', (line) => {
     const message = JSON.parse(line) as Message;
     lines.push(message);
@@ -81,24 +79,21 @@ export function startServe(args: string[], env: NodeJS.ProcessEnv): ServeSession
       else waiting.push(w);
     }
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-  // Never outlive the test run, whatever a failing test left open.
-  const guard = setTimeout(() => child.kill('SIGKILL'), 120_000);
-  void exited.then(() => clearTimeout(guard));
+  const exited = done.then(({ code, signal }) => ({ code, signal }));
   const send = (...messages: unknown[]): void => {
     for (const m of messages) child.stdin.write(`${typeof m === 'string' ? m : JSON.stringify(m)}\n`);
   };
   return {
     child,
     lines,
-    stderr: () => stderr,
-    diagnostics: () => parseLines(stderr),
+    stderr,
+    diagnostics: () => parseLines(stderr()),
     send,
     next: (test, timeoutMs = 30_000) =>
       new Promise<Message>((resolve, reject) => {
         const seen = lines.find(test);
         if (seen) return resolve(seen);
-        const timer = setTimeout(() => reject(new Error(`no such line within ${timeoutMs} ms; stdout so far: ${JSON.stringify(lines)}; stderr: ${stderr.slice(-2000)}`)), timeoutMs);
+        const timer = setTimeout(() => reject(new Error(`no such line within ${timeoutMs} ms; stdout so far: ${JSON.stringify(lines)}; stderr: ${stderr().slice(-2000)}`)), timeoutMs);
         waiting.push({
           test,
           resolve: (m) => {

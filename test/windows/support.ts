@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { RECORD_SORTER, RESULT_WRITER, type PwshRun } from '../pwsh/run-pwsh.js';
 import { listZip, MODULE_NAME, packageVersion, releaseDir } from '../release/support.js';
 import { repoRoot } from '../support/paths.js';
+import { runProcess } from '../support/spawn.js';
 
 export { psQuote } from '../pwsh/run-pwsh.js';
 
@@ -145,22 +146,15 @@ export class WindowsPwsh {
       const argv = [this.host.wine, this.host.pwshExe, '-NoProfile', '-NonInteractive', '-File', zPath(wrapper), '-ResultPath', zPath(resultFile), '-ScriptPath', zPath(scriptFile), '-ModulesDir', this.modulesDir];
       const command = `${argv.map(shQuote).join(' ')} >${shQuote(stdoutFile)} 2>${shQuote(stderrFile)}`;
       const started = Date.now();
-      const code = await new Promise<number | null>((resolve, reject) => {
-        const child = spawn('script', ['-qefc', command, '/dev/null'], { cwd: options.cwd ?? work, env: { ...this.env, ...options.env }, stdio: ['pipe', 'ignore', 'ignore'], detached: true });
-        const timer = setTimeout(() => {
-          // The pty wrapper's death leaves the Wine processes holding on: end them with the prefix.
-          spawnSync(this.host.wineserver, ['-k'], { env: this.env, stdio: 'ignore' });
-          try {
-            process.kill(-child.pid!, 'SIGKILL');
-          } catch {
-            // already gone
-          }
-        }, options.timeoutMs ?? 90_000);
-        child.on('error', reject);
-        child.on('close', (c) => {
-          clearTimeout(timer);
-          resolve(c);
-        });
+      // stdin an open pipe, as `script` has always had it: script hands it on to pwsh's pty.
+      const { code } = await runProcess('script', ['-qefc', command, '/dev/null'], {
+        cwd: options.cwd ?? work,
+        env: { ...this.env, ...options.env },
+        stdin: 'open',
+        capture: 'none',
+        timeoutMs: options.timeoutMs ?? 90_000,
+        // The pty wrapper's death leaves the Wine processes holding on: end them with the prefix.
+        beforeKill: () => spawnSync(this.host.wineserver, ['-k'], { env: this.env, stdio: 'ignore' }),
       });
       const ms = Date.now() - started;
       const read = (f: string) => {
