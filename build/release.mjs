@@ -196,20 +196,19 @@ export async function release(argv = []) {
       return prepared.get(key);
     };
     const flavours = [...ALL_RIDS.map((rid) => ({ flavour: rid, rids: [rid] })), { flavour: 'all', rids: ALL_RIDS }];
-    // Every file's compression starts before any zip is written, so the five executables deflate
-    // in parallel on libuv's thread pool; the all-platform zip reuses them.
-    const staged = flavours.map(({ flavour, rids }) => {
-      const files = stageModule(path.join(staging, flavour, MODULE_NAME), rids);
-      return { flavour, entries: Promise.all(files.map(entryFor)) };
-    });
-    const packages = [];
-    for (const { flavour, entries: pending } of staged) {
-      const entries = withDirectories(await pending);
+    // Every zip is started before any is awaited, so the executables deflate in parallel on
+    // libuv's thread pool (yazl deflates an entry as it is added; the all-platform zip shares the
+    // files' bytes with the per-platform ones, but deflates them again). All finish before a
+    // failure cleans up.
+    const written = await Promise.allSettled(flavours.map(async ({ flavour, rids }) => {
+      const entries = withDirectories(stageModule(path.join(staging, flavour, MODULE_NAME), rids).map(entryFor));
       const zip = zipName(version, flavour);
-      const bytes = writeZip(path.join(staging, zip), entries, { mtime });
-      packages.push({ flavour, zip, bytes });
-      log(`${zip}: ${(bytes / 1e6).toFixed(1)} MB, ${entries.length} entries`);
-    }
+      return { flavour, zip, bytes: await writeZip(path.join(staging, zip), entries, { mtime }), count: entries.length };
+    }));
+    const failed = written.find((w) => w.status === 'rejected');
+    if (failed) throw failed.reason;
+    const packages = written.map((w) => w.value);
+    for (const p of packages) log(`${p.zip}: ${(p.bytes / 1e6).toFixed(1)} MB, ${p.count} entries`);
     writeFileSync(path.join(staging, 'RELEASE-NOTES.md'), releaseNotes(version, packages));
     const listed = [...packages.map((p) => p.zip), 'RELEASE-NOTES.md'];
     writeFileSync(path.join(staging, 'SHA256SUMS'), listed.map((name) => `${sha256(path.join(staging, name))}  ${name}\n`).join(''));

@@ -160,12 +160,26 @@ export function createParser(cli: CliEnvironment): Argv {
     clientFor: createSecretClients(transport),
     addressing,
     now: cli.now,
-    isDirectory: cli.fs.isDirectory,
     exists: cli.fs.exists,
     isAbsolute: path.isAbsolute,
     registry: cli.registry,
     logger,
   });
+
+  // The command line's own rule for its users (the module decides it for PowerShell's, and sends
+  // the executable a directory or a file): an --output-file naming an existing directory gets the
+  // default name inside it. A path that cannot be looked at is a file; the write says why it fails.
+  const outputTarget = (outputFile: string | undefined, directory: string | undefined): { outputFile: string } | { directory: string } => {
+    if (outputFile === undefined) return { directory: path.resolve(cli.cwd, directory ?? '.') };
+    const file = path.resolve(cli.cwd, outputFile);
+    let isDirectory = false;
+    try {
+      isDirectory = cli.fs.isDirectory(file);
+    } catch {
+      isDirectory = false;
+    }
+    return isDirectory ? { directory: file } : { outputFile: file };
+  };
 
   // Each command's diagnostics, starting with what main noticed before there was a logger.
   const commandLogger = (level: LogLevel, format: 'json' | 'text'): Logger => {
@@ -222,9 +236,7 @@ export function createParser(cli: CliEnvironment): Argv {
             name: args.name,
             secretId: args['secret-id'],
             force: args.force,
-            ...(args['output-file'] !== undefined
-              ? { outputFile: path.resolve(cli.cwd, args['output-file']) }
-              : { directory: path.resolve(cli.cwd, args.directory ?? '.') }),
+            ...outputTarget(args['output-file'], args.directory),
           };
           const outcome = await backupSecret(request, deps);
           cli.stdout(outcome.path);

@@ -11,7 +11,7 @@ export interface BackupRequest {
   name?: string;
   /** Alternative to vaultName + name: https://<vault>.<suffix>/secrets/<name>[/<version>] */
   secretId?: string;
-  /** Absolute path; an existing directory means "default name inside it". */
+  /** Absolute path of the file itself (never read as a directory here). */
   outputFile?: string;
   /** Absolute directory for the default file name. */
   directory?: string;
@@ -35,7 +35,6 @@ export interface BackupDependencies {
   clientFor(vaultName: string, dnsSuffix?: string): SecretBackupClient;
   addressing: VaultAddressing;
   now(): number;
-  isDirectory(file: string): boolean;
   isAbsolute(file: string): boolean;
   exists(file: string): boolean;
   registry?: TempFileRegistry;
@@ -87,7 +86,7 @@ export async function backupSecret(
 ): Promise<BackupOutcome> {
   const names = normaliseRequest(request, deps);
   if (signal?.aborted) throw new BackupError('Network', 'The backup was cancelled before it started.', { code: 'Aborted' });
-  const target = resolveTarget(request, names, deps.now(), (file) => probe(deps.isDirectory, file));
+  const target = resolveTarget(request, names, deps.now());
   if (!request.force && probe(deps.exists, target)) {
     // Checked before the request too, so a refused overwrite costs no vault call.
     throw fileExistsError(target);

@@ -18,21 +18,17 @@ export interface TargetChoice {
 }
 
 /**
- * Where the file goes. `isDirectory` is passed in so this stays pure; an
- * -OutputFile naming an existing directory gets the default name inside it.
+ * Where the file goes: the output file as given, or the default name inside
+ * the directory. Whether a path the user gave names a folder is decided by
+ * whoever took it from the user (the module, or the command line), once.
  */
 export function resolveTarget(
   choice: TargetChoice,
   names: { vaultName: string; name: string },
   nowMs: number,
-  isDirectory: (p: string) => boolean,
   pathApi: path.PlatformPath = path,
 ): string {
-  const fileName = defaultFileName(names.vaultName, names.name, nowMs);
-  if (choice.outputFile !== undefined) {
-    const file = pathApi.resolve(choice.outputFile);
-    return isDirectory(file) ? pathApi.join(file, fileName) : file;
-  }
-  if (choice.directory !== undefined) return pathApi.join(pathApi.resolve(choice.directory), fileName);
+  if (choice.outputFile !== undefined) return pathApi.resolve(choice.outputFile);
+  if (choice.directory !== undefined) return pathApi.join(pathApi.resolve(choice.directory), defaultFileName(names.vaultName, names.name, nowMs));
   throw new Error('resolveTarget needs an outputFile or a directory');
 }

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { runExe } from '../support/run-exe.js';
 import { packageVersion } from '../support/paths.js';
@@ -72,6 +72,17 @@ describe('the az-keyvault-backup executable', function () {
     assert.equal(forced.stdout.trim(), file);
     assert.deepEqual(readFileSync(file), vault.lastBackupBlob(VAULT, 'hello'));
     assert.deepEqual(readdirSync(dir), ['b.blob']);
+  });
+
+  it('uses the default name inside an --output-file that is an existing directory', async () => {
+    const sub = path.join(dir, 'folder');
+    mkdirSync(sub);
+    const run = await runExe(['backup', '--vault-name', VAULT, '--name', 'hello', '-o', sub], { env });
+    assert.equal(run.code, 0, run.stderr);
+    const written = run.stdout.trim();
+    assert.equal(path.dirname(written), sub);
+    assert.match(path.basename(written), /^exetest-hello-\d{10}(\.\d{1,5})?$/);
+    assert.deepEqual(readFileSync(written), vault.lastBackupBlob(VAULT, 'hello'));
   });
 
   it('can back up a secret (non-existing): SecretNotFound exit code and no file', async () => {

@@ -34,9 +34,9 @@ describe('release: packages, checksums and one version everywhere', function () 
   let dir: string;
   const zips = new Map<string, ZipEntry[]>();
 
-  before(function () {
+  before(async function () {
     dir = releaseDir();
-    for (const flavour of FLAVOURS) zips.set(flavour, listZip(join(dir, zipFor(flavour))));
+    for (const flavour of FLAVOURS) zips.set(flavour, await listZip(join(dir, zipFor(flavour))));
   });
 
   it('holds a zip per platform, an all-platform zip, SHA256SUMS and release notes, and nothing else', function () {
@@ -47,7 +47,7 @@ describe('release: packages, checksums and one version everywhere', function () 
   });
 
   for (const flavour of FLAVOURS) {
-    it(`${zipFor('<rid>').replace('<rid>', flavour)}: the module folder at the root, ${flavour === 'all' ? 'all five executables' : "that platform's executable only"}, the same bytes as built`, function () {
+    it(`${zipFor('<rid>').replace('<rid>', flavour)}: the module folder at the root, ${flavour === 'all' ? 'all five executables' : "that platform's executable only"}, the same bytes as built`, async function () {
       const entries = zips.get(flavour)!;
       const files = entries.filter((e) => !e.name.endsWith('/'));
       const expected = expectedFiles(flavour);
@@ -56,7 +56,7 @@ describe('release: packages, checksums and one version everywhere', function () 
         const source = readFileSync(expected.get(e.name)!);
         assert.equal(e.size, source.length, `${e.name} size`);
         assert.equal(e.crc, crc32(source), `${e.name} CRC`);
-        assert.ok(e.data().equals(source), `${e.name} inflates to the repository's bytes`);
+        assert.ok((await e.data()).equals(source), `${e.name} inflates to the repository's bytes`);
         const executable = e.name.includes('/bin/');
         assert.ok(e.madeByUnix, `${e.name} records Unix permissions`);
         assert.equal(e.mode, executable ? 0o100755 : 0o100644, `${e.name} mode ${e.mode.toString(8)}`);
@@ -85,10 +85,10 @@ describe('release: packages, checksums and one version everywhere', function () 
     if (!check.error) assert.equal(check.status, 0, check.stdout + check.stderr);
   });
 
-  it('carries one version: package.json, every package\'s manifest, the zip names, --version and the handshake agree', function () {
+  it('carries one version: package.json, every package\'s manifest, the zip names, --version and the handshake agree', async function () {
     const version = packageVersion();
     for (const flavour of FLAVOURS) {
-      const psd1 = zips.get(flavour)!.find((e) => e.name === `${MODULE_NAME}/${MODULE_NAME}.psd1`)!.data().toString('utf8');
+      const psd1 = (await zips.get(flavour)!.find((e) => e.name === `${MODULE_NAME}/${MODULE_NAME}.psd1`)!.data()).toString('utf8');
       assert.match(psd1, new RegExp(`^\\s*ModuleVersion = '${version.replace(/\./g, '\\.')}'$`, 'm'), `${flavour}: the psd1's version`);
     }
     for (const flavour of FLAVOURS) assert.ok(readdirSync(dir).includes(`${MODULE_NAME}-${version}-${flavour}.zip`));

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inflateRawSync } from 'node:zlib';
+import yauzl from 'yauzl';
 import { exeName, repoRoot } from '../support/paths.js';
 import { runProcess } from '../support/spawn.js';
 
@@ -33,58 +33,42 @@ export interface ZipEntry {
   compressedSize: number;
   crc: number;
   /** The entry's bytes as an extractor gets them: after checking the local header agrees with the central record. */
-  data(): Buffer;
+  data(): Promise<Buffer>;
 }
 
-/** Reads a zip's central directory: written independently of build/zip.mjs, so the two check each other. */
-export function listZip(file: string): ZipEntry[] {
-  const buf = readFileSync(file);
-  let eocd = -1;
-  for (let i = buf.length - 22; i >= Math.max(0, buf.length - 22 - 0xffff); i--) {
-    if (buf.readUInt32LE(i) === 0x06054b50) {
-      eocd = i;
-      break;
-    }
-  }
-  if (eocd < 0) throw new Error(`${file}: no end-of-central-directory record`);
-  const count = buf.readUInt16LE(eocd + 10);
-  let p = buf.readUInt32LE(eocd + 16);
+/** Reads a zip's central directory with yauzl: a reader apart from the writer (yazl), so the two check each other. */
+export async function listZip(file: string): Promise<ZipEntry[]> {
+  // Strict: names relative, without `..` or backslashes; inflated sizes as recorded.
+  const zip = await yauzl.fromBufferPromise(readFileSync(file), { lazyEntries: true, strictFileNames: true, validateEntrySizes: true });
   const entries: ZipEntry[] = [];
-  for (let i = 0; i < count; i++) {
-    if (buf.readUInt32LE(p) !== 0x02014b50) throw new Error(`${file}: bad central header ${i}`);
-    const madeBy = buf.readUInt16LE(p + 4);
-    const nameLength = buf.readUInt16LE(p + 28);
-    const extraLength = buf.readUInt16LE(p + 30);
-    const commentLength = buf.readUInt16LE(p + 32);
-    const localOffset = buf.readUInt32LE(p + 42);
-    const central = buf.subarray(p, p + 46);
-    if (buf.readUInt32LE(localOffset) !== 0x04034b50) throw new Error(`${file}: entry ${i} points at no local header`);
+  for await (const entry of zip.eachEntry()) {
     entries.push({
-      name: buf.subarray(p + 46, p + 46 + nameLength).toString('utf8'),
-      mode: buf.readUInt32LE(p + 38) >>> 16,
-      madeByUnix: madeBy >> 8 === 3,
-      method: buf.readUInt16LE(p + 10),
-      crc: buf.readUInt32LE(p + 16),
-      compressedSize: buf.readUInt32LE(p + 20),
-      size: buf.readUInt32LE(p + 24),
-      data: () => localData(file, buf, localOffset, central),
+      name: entry.fileName,
+      mode: entry.externalFileAttributes >>> 16,
+      madeByUnix: entry.versionMadeBy >> 8 === 3,
+      method: entry.compressionMethod,
+      crc: entry.crc32,
+      compressedSize: entry.compressedSize,
+      size: entry.uncompressedSize,
+      data: () => localData(file, zip, entry),
     });
-    p += 46 + nameLength + extraLength + commentLength;
   }
   return entries;
 }
 
 // The local header repeats the central record's fields from "version needed" to "name length"
 // (APPNOTE 4.3.7 vs 4.3.12); a reader that trusts one and an extractor the other must agree.
-function localData(file: string, buf: Buffer, at: number, central: Buffer): Buffer {
-  const local = buf.subarray(at, at + 30);
-  if (!local.subarray(4, 28).equals(central.subarray(6, 30))) throw new Error(`${file}: local header at ${at} disagrees with its central record`);
-  const start = at + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
-  const payload = buf.subarray(start, start + local.readUInt32LE(18));
-  const method = local.readUInt16LE(8);
-  if (method === 0) return payload;
-  if (method === 8) return inflateRawSync(payload);
-  throw new Error(`${file}: compression method ${method}`);
+const SHARED_FIELDS = ['versionNeededToExtract', 'generalPurposeBitFlag', 'compressionMethod', 'lastModFileTime', 'lastModFileDate', 'crc32', 'compressedSize', 'uncompressedSize', 'fileNameLength'] as const;
+
+async function localData(file: string, zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Buffer> {
+  const local = await zip.readLocalFileHeaderPromise(entry);
+  const differing: string[] = SHARED_FIELDS.filter((field) => local[field] !== entry[field]);
+  if (!local.fileName.equals(entry.fileNameRaw)) differing.push('fileName');
+  if (differing.length > 0) throw new Error(`${file}: ${entry.fileName}: the local header disagrees with its central record on ${differing.join(', ')}`);
+  if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8) throw new Error(`${file}: ${entry.fileName}: compression method ${entry.compressionMethod}`);
+  const chunks: Buffer[] = [];
+  for await (const chunk of await zip.openReadStreamPromise(entry)) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 export interface Captured {

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync, statSync, lstatSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, lstatSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { backupSecret, type BackupDependencies } from '../../src/core/backup.js';
@@ -18,7 +18,6 @@ describe('backupSecret with a path the file system refuses', () => {
     clientFor: () => ({ backup: async () => new Uint8Array([1, 2, 3]) }),
     addressing: { dnsSuffix: 'vault.azure.net' },
     now: () => 1_700_000_000_000,
-    isDirectory: (file) => statSync(file, { throwIfNoEntry: false })?.isDirectory() ?? false,
     isAbsolute: path.isAbsolute,
     exists: (file) => lstatSync(file, { throwIfNoEntry: false }) !== undefined,
     logger: silentLogger,

@@ -11,16 +11,16 @@ describe('default file names', () => {
 
   it('puts the default name in the given directory, with the platform separator', () => {
     const dir = path.resolve('/backups');
-    assert.equal(resolveTarget({ directory: dir }, { vaultName: 'V', name: 'N' }, 1000, () => false), path.join(dir, 'v-n-1'));
+    assert.equal(resolveTarget({ directory: dir }, { vaultName: 'V', name: 'N' }, 1000), path.join(dir, 'v-n-1'));
   });
 
-  it('uses the default name inside an -OutputFile that is an existing directory', () => {
+  it('takes an output file as the file itself: whoever took the path from the user decided it is not a folder', () => {
     const dir = path.resolve('/backups');
-    assert.equal(resolveTarget({ outputFile: dir }, { vaultName: 'v', name: 'n' }, 2000, (p) => p === dir), path.join(dir, 'v-n-2'));
-    assert.equal(resolveTarget({ outputFile: path.join(dir, 'f.blob') }, { vaultName: 'v', name: 'n' }, 2000, () => false), path.join(dir, 'f.blob'));
+    assert.equal(resolveTarget({ outputFile: dir }, { vaultName: 'v', name: 'n' }, 2000), dir);
+    assert.equal(resolveTarget({ outputFile: path.join(dir, 'f.blob') }, { vaultName: 'v', name: 'n' }, 2000), path.join(dir, 'f.blob'));
   });
 
   it('follows Windows path rules when given them', () => {
-    assert.equal(resolveTarget({ directory: 'C:\\Users\\u' }, { vaultName: 'v', name: 'n' }, 3000, () => false, path.win32), 'C:\\Users\\u\\v-n-3');
+    assert.equal(resolveTarget({ directory: 'C:\\Users\\u' }, { vaultName: 'v', name: 'n' }, 3000, path.win32), 'C:\\Users\\u\\v-n-3');
   });
 });

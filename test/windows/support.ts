@@ -48,13 +48,13 @@ export class DriveC {
 }
 
 /** Unpacks a release zip into a folder, as a user's unzip would (the zip's root is the module folder). */
-export function unzipRelease(flavour: string, into: string): string {
+export async function unzipRelease(flavour: string, into: string): Promise<string> {
   const zip = join(releaseDir(), `${MODULE_NAME}-${packageVersion()}-${flavour}.zip`);
-  for (const entry of listZip(zip)) {
+  for (const entry of await listZip(zip)) {
     if (entry.name.endsWith('/')) continue;
     const target = join(into, ...entry.name.split('/'));
     mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, entry.data());
+    writeFileSync(target, await entry.data());
   }
   return join(into, MODULE_NAME);
 }

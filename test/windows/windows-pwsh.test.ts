@@ -29,9 +29,9 @@ describe('Windows: the module under PowerShell 7.6.9 for Windows (Wine)', functi
     const host = await windowsHost();
     drive = new DriveC(host.prefix);
     modules = drive.fresh('Modules');
-    unzipRelease('win-x64', modules.linux);
+    await unzipRelease('win-x64', modules.linux);
     allPackage = drive.fresh('all');
-    unzipRelease('all', allPackage.linux);
+    await unzipRelease('all', allPackage.linux);
     pwsh = new WindowsPwsh(host, modules.windows);
     pwsh.startServer();
   });

@@ -99,16 +99,17 @@ function Invoke-BackupItem {
             $State.YesToAll = $yesToAll
             $State.NoToAll = $noToAll
             if ($null -ne $promptFailure) {
-                Add-LocalError -State $State -ErrorRecord (New-ErrorRecord -Message ("The file '{0}' already exists and cannot be confirmed for overwriting here ({1}). Use -Force to overwrite it." -f $file, $promptFailure.Message) -ErrorId 'FileExists' -Category ResourceExists -TargetObject $targetObject -InnerException $promptFailure)
-                Sync-Output -State $State
-                return
+                # No prompt is possible here (-NonInteractive, a runbook): the request goes without
+                # force, and the executable refuses it with its FileExists error before any vault
+                # call, so the file stays untouched and the refusal has one wording.
+                if ($State.VerboseOn) { Write-Verbose ("Cannot ask whether to overwrite '{0}': {1}" -f $file, $promptFailure.Message) }
             }
-            if (-not $confirmed) {
+            elseif (-not $confirmed) {
                 Write-Verbose ("Not overwriting '{0}'." -f $file)
                 Sync-Output -State $State
                 return
             }
-            $forceWrite = $true
+            else { $forceWrite = $true }
         }
     }
     else {
