@@ -68,13 +68,32 @@ describe('atomic file writes', () => {
     assert.deepEqual(readdirSync(dir), ['d']);
   });
 
-  it('fails with Io in a read-only directory', async function () {
-    if (process.platform === 'win32' || process.getuid?.() === 0) this.skip(); // root ignores permission bits
+  it('fails with Io in a read-only directory (not as root, whom permission bits do not stop)', async function () {
+    if (process.platform === 'win32' || process.getuid?.() === 0) this.skip(); // the test below proves the same path as root
     const ro = path.join(dir, 'ro');
     mkdirSync(ro);
     chmodSync(ro, 0o500);
-    await assert.rejects(writeFileAtomic(path.join(ro, 'a'), bytes, { force: false }), (e: unknown) => e instanceof BackupError && e.kind === 'Io');
+    await assert.rejects(writeFileAtomic(path.join(ro, 'a'), bytes, { force: false }), (e: unknown) => e instanceof BackupError && e.kind === 'Io' && /permission denied/.test(e.message));
+    assert.deepEqual(readdirSync(ro), []);
   });
+
+  for (const force of [false, true]) {
+    it(`fails with Io, and leaves nothing, when the temp file cannot be created in an existing directory (any user${force ? ', with force' : ''})`, async () => {
+      // The same failure as a read-only directory, which root can write to: the directory exists
+      // and the target's own name is valid, but the temp file beside it cannot be created. Its name
+      // is the target's with a prefix and a suffix, so a target name of 250 bytes gives a temp
+      // name over the 255-byte limit of every common file system.
+      const target = path.join(dir, `${'a'.repeat(245)}.blob`);
+      writeFileSync(path.join(dir, 'other'), 'keep');
+      await assert.rejects(
+        writeFileAtomic(target, bytes, { force }),
+        (e: unknown) => e instanceof BackupError && e.kind === 'Io' && e.code === 'ENAMETOOLONG' && e.message.includes(target) && /too long/.test(e.message),
+      );
+      assert.deepEqual(readdirSync(dir), ['other'], 'no target, no temp file');
+      // The target name itself was fine: the failure is the temp file's.
+      writeFileSync(target, 'fits');
+    });
+  }
 
   it('writes nothing when cancelled while the temp file is being written, and removes the temp file', async () => {
     const controller = new AbortController();
