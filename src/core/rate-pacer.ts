@@ -1,19 +1,29 @@
 /**
- * Keeps the requests to one vault within the budget the service counts:
- * Key Vault allows 4,000 secret operations per 10 s per vault, over a sliding
- * window. The pacer remembers when each request of the last window went (a
- * ring buffer of at most `budget` entries) and lets a request go at once while
- * the window has room, so a burst that fits in the budget (a 60-, 200- or
- * 3,000-item pipeline) is never slowed. When the window is full, a request
- * waits until the oldest one leaves it.
+ * Decides when each attempt to one vault may go. Two rules, both about rate:
  *
- * Sustained load is spread: once requests have had to wait, each further one
- * also keeps `window / budget` after the one before, for as long as requests
- * keep queueing. Without that, the window would replay the shape of the first
- * burst (everything at once, then a stall, then everything at once again),
- * and the service's own windows, which see our requests shifted by varying
- * network latency, could catch more than the budget at the burst edges.
- * With it, a long run settles at an even `budget / window`.
+ * 1. The budget the service counts: Key Vault allows 4,000 secret operations
+ *    per 10 s per vault, over a sliding window. The pacer remembers when each
+ *    request of the last window went and lets a request go at once while the
+ *    window has room, so a burst that fits in the budget (a 60-, 200- or
+ *    3,000-item pipeline) is never slowed. When the window is full, a request
+ *    waits until the oldest one leaves it. Once requests have had to wait, each
+ *    further one also keeps `window / budget` after the one before, for as long
+ *    as requests keep queueing: otherwise the window would replay the shape of
+ *    the first burst (all at once, a stall, all at once again), and the
+ *    service's windows, which see our requests shifted by network latency,
+ *    could catch more than the budget at the burst edges.
+ *
+ * 2. What the vault says it can take: when it throttles anyway (other clients
+ *    share it, or its limit is lower than the budget assumes), the rate drops to
+ *    95% of what the vault accepted just before, measured over the answer's
+ *    Retry-After (at least 1 s, at most the window), and requests go evenly at
+ *    that rate once the first of those accepted requests has left that span
+ *    (before then the vault's own window is still full, and sending would only
+ *    earn more 429s). Throttling answers within a hold after a cut (1 s, or
+ *    their Retry-After if longer) are the same overload and do not cut again.
+ *    After the hold the rate grows back by 1% a second (it doubles in about
+ *    70 s), so that it probes the vault again only every few seconds after a
+ *    small cut, and once it is back at the budget's rate bursts go at once again.
  *
  * Pure: the caller passes the clock and does the waiting.
  */
@@ -22,6 +32,15 @@ export interface RatePacerOptions {
   perSecond: number;
   /** The window the service counts over; default 10 s. Widened when `perSecond` allows less than one request in it. */
   windowMs?: number;
+  /** After a cut's hold, how much the rate grows per second, compounded; default 0.01 (1%). */
+  regrowthPerSecond?: number;
+}
+
+/** A change of the rate the pacer allows, for diagnostics. */
+export interface RateChange {
+  from: number;
+  to: number;
+  reason: 'throttled' | 'recovered';
 }
 
 /** Key Vault's window for its per-vault limit. */
@@ -30,6 +49,89 @@ export const KEY_VAULT_WINDOW_MS = 10_000;
 /** 90% of the documented limit (4,000 per 10 s), so that a vault shared with other clients keeps some headroom. */
 export const KEY_VAULT_SECRETS_PER_SECOND = (4_000 / 10) * 0.9;
 
+/** After a throttling answer, requests go at this share of the rate the vault had just accepted. */
+const THROTTLED_SHARE = 0.95;
+/** One cut lowers the rate to a quarter at most: a few throttled requests are a poor measure of the vault. */
+const MAX_CUT = 4;
+/** Throttling answers this soon after a cut are the same overload (unless their Retry-After holds longer). */
+const MIN_HOLD_MS = 1_000;
+
+/** Non-decreasing times in a ring buffer that starts small and doubles as needed. */
+class TimeRing {
+  private times = new Float64Array(0);
+  private head = 0;
+  size = 0;
+
+  constructor(private readonly initial: number, private readonly max: number) {}
+
+  oldest(): number {
+    return this.times[this.head]!;
+  }
+
+  dropOldest(): void {
+    this.head = (this.head + 1) % this.times.length;
+    this.size--;
+  }
+
+  /** Forgets the times that are `spanMs` or more before `now`. */
+  dropOutside(now: number, spanMs: number): void {
+    while (this.size > 0 && this.oldest() + spanMs <= now) this.dropOldest();
+  }
+
+  push(time: number): void {
+    if (this.size === this.times.length) this.grow();
+    this.times[(this.head + this.size) % this.times.length] = time;
+    this.size++;
+  }
+
+  /** Adds a time that may be a little earlier than the latest ones, keeping the order. */
+  insert(time: number): void {
+    this.push(time);
+    for (let i = this.size - 1; i > 0 && this.at(i - 1) > time; i--) {
+      this.set(i, this.at(i - 1));
+      this.set(i - 1, time);
+    }
+  }
+
+  /** The times in (from, to]: how many, and the first of them. */
+  between(from: number, to: number): { count: number; first: number | undefined } {
+    const low = this.firstAfter(from);
+    return { count: this.firstAfter(to) - low, first: low < this.size && this.at(low) <= to ? this.at(low) : undefined };
+  }
+
+  /** The first index holding a time after `limit`, by bisection (the times never decrease). */
+  private firstAfter(limit: number): number {
+    let low = 0;
+    let high = this.size;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.at(mid) > limit) high = mid;
+      else low = mid + 1;
+    }
+    return low;
+  }
+
+  private at(index: number): number {
+    return this.times[(this.head + index) % this.times.length]!;
+  }
+
+  private set(index: number, time: number): void {
+    this.times[(this.head + index) % this.times.length] = time;
+  }
+
+  get capacity(): number {
+    return this.times.length;
+  }
+
+  private grow(): void {
+    const capacity = Math.max(this.size + 1, Math.min(this.max, Math.max(this.initial, this.times.length * 2)));
+    const next = new Float64Array(capacity);
+    for (let i = 0; i < this.size; i++) next[i] = this.times[(this.head + i) % this.times.length]!;
+    this.times = next;
+    this.head = 0;
+  }
+}
+
 /** First ring buffer allocated; it doubles as needed up to the budget (1,000,000 at --max-requests-per-second 100000). */
 const INITIAL_CAPACITY = 64;
 
@@ -37,16 +139,26 @@ export class RatePacer {
   /** The most requests any window may hold. */
   readonly budget: number;
   readonly windowMs: number;
+  /** The rate of rule 1, in requests per second. */
+  readonly perSecond: number;
   /** Between two requests while the pacer is holding requests back. */
   private readonly spacingMs: number;
-  /** Send times still inside the window, oldest at `head`, in the order booked (never decreasing). */
-  private times = new Float64Array(0);
-  private head = 0;
-  private size = 0;
+  /** The natural log of the growth per millisecond after a cut's hold. */
+  private readonly logGrowthPerMs: number;
+  /** Send times still inside the window, in the order booked (never decreasing). */
+  private readonly sent: TimeRing;
+  /** When the requests the vault served (not throttling answers) of the last window were sent. */
+  private readonly accepted: TimeRing;
   /** The latest time handed out; later requests never go before it. */
   private last = Number.NEGATIVE_INFINITY;
   /** Whether requests are queueing behind a full window. */
   private holding = false;
+  /** The rate set by the last cut, while it is below `perSecond`. */
+  private cutTo: number | undefined;
+  /** Until then, throttling answers belong to the last cut, and the rate does not grow. */
+  private holdUntil = Number.NEGATIVE_INFINITY;
+  /** After a cut, nothing goes before the vault's window has room again. */
+  private notBefore = Number.NEGATIVE_INFINITY;
 
   constructor(options: RatePacerOptions) {
     const { perSecond } = options;
@@ -57,11 +169,25 @@ export class RatePacer {
     if (!(windowMs > 0) || !Number.isFinite(windowMs)) {
       throw new RangeError('windowMs must be a positive number');
     }
+    const regrowth = options.regrowthPerSecond ?? 0.01;
+    if (!(regrowth > 0) || !Number.isFinite(regrowth)) {
+      throw new RangeError('regrowthPerSecond must be a positive number');
+    }
+    this.perSecond = perSecond;
     // A rate below one request per window gets a window that holds one, so the rate still holds.
     this.windowMs = Math.max(windowMs, 1_000 / perSecond);
     // Rounded down: never more than the rate allows.
     this.budget = Math.max(1, Math.floor((perSecond * this.windowMs) / 1_000 + 1e-9));
     this.spacingMs = this.windowMs / this.budget;
+    this.logGrowthPerMs = Math.log1p(regrowth) / 1_000;
+    this.sent = new TimeRing(INITIAL_CAPACITY, this.budget);
+    this.accepted = new TimeRing(INITIAL_CAPACITY, Number.POSITIVE_INFINITY);
+  }
+
+  /** Requests per second allowed at `now`: `perSecond`, or less while a cut grows back. */
+  rate(now: number): number {
+    if (this.cutTo === undefined) return this.perSecond;
+    return Math.min(this.perSecond, this.cutTo * Math.exp(this.logGrowthPerMs * Math.max(0, now - this.holdUntil)));
   }
 
   /** Books a send time; returns how many milliseconds to wait before sending (0: now). */
@@ -69,46 +195,70 @@ export class RatePacer {
     // First come, first served: never ahead of a request already booked.
     const earliest = Math.max(now, this.last);
     // Requests that left the window before `earliest` cannot share one with this or any later request.
-    while (this.size > 0 && this.oldest() + this.windowMs <= earliest) this.dropOldest();
+    this.sent.dropOutside(earliest, this.windowMs);
 
     // Still holding only while requests keep arriving before the last one booked is due to go.
     if (now >= this.last + this.spacingMs) this.holding = false;
 
-    let slot = earliest;
-    if (this.size >= this.budget) {
+    let slot = Math.max(earliest, this.notBefore);
+    if (this.sent.size >= this.budget) {
       // The window is full: wait until its oldest request leaves it.
-      slot = Math.max(slot, this.oldest() + this.windowMs);
-      this.dropOldest();
+      slot = Math.max(slot, this.sent.oldest() + this.windowMs);
+      this.sent.dropOldest();
       this.holding = true;
     }
     if (this.holding) slot = Math.max(slot, this.last + this.spacingMs);
+    // After a cut: evenly, at the rate the vault was found to take.
+    const rate = this.rate(now);
+    if (rate < this.perSecond) slot = Math.max(slot, this.last + 1_000 / rate);
 
-    this.push(slot);
+    this.sent.push(slot);
     this.last = slot;
     return slot - now;
   }
 
-  private oldest(): number {
-    return this.times[this.head]!;
+  /**
+   * The vault served a request sent at `sentAt` (it counted it). Returns the change when the rate
+   * is back to `perSecond`.
+   */
+  served(now: number, sentAt = now): RateChange | undefined {
+    this.accepted.dropOutside(now, this.windowMs);
+    this.accepted.insert(sentAt);
+    if (this.cutTo === undefined || this.rate(now) < this.perSecond) return undefined;
+    const from = this.cutTo;
+    this.cutTo = undefined;
+    return { from, to: this.perSecond, reason: 'recovered' };
   }
 
-  private dropOldest(): void {
-    this.head = (this.head + 1) % this.times.length;
-    this.size--;
+  /**
+   * A throttling answer, to a request sent at `sentAt`, that asked for `waitMs` (its Retry-After,
+   * or the back-off for one without). Returns the change when the rate was cut.
+   */
+  throttled(now: number, waitMs: number, sentAt = now): RateChange | undefined {
+    const wait = Number.isFinite(waitMs) && waitMs > 0 ? waitMs : 0;
+    const hold = now + Math.max(MIN_HOLD_MS, wait);
+    if (now < this.holdUntil) {
+      // Same overload as the cut just made; only keep the hold long enough.
+      this.holdUntil = Math.max(this.holdUntil, hold);
+      return undefined;
+    }
+    const from = this.rate(now);
+    this.holdUntil = hold;
+    const spanMs = Math.min(this.windowMs, Math.max(1_000, wait));
+    this.accepted.dropOutside(now, this.windowMs);
+    // What the vault had counted of ours when it refused this one: those sent in the span before it.
+    const accepted = this.accepted.between(sentAt - spanMs, sentAt);
+    const floor = Math.min(this.perSecond, 1);
+    const to = Math.max(floor, from / MAX_CUT, Math.min(from, (THROTTLED_SHARE * accepted.count * 1_000) / spanMs));
+    // The vault counted those accepted requests; its window has room once the first has left the span.
+    if (accepted.first !== undefined) this.notBefore = Math.max(this.notBefore, accepted.first + spanMs);
+    if (to >= this.perSecond) return undefined;
+    this.cutTo = to;
+    return to < from ? { from, to, reason: 'throttled' } : undefined;
   }
 
-  private push(time: number): void {
-    if (this.size === this.times.length) this.grow();
-    this.times[(this.head + this.size) % this.times.length] = time;
-    this.size++;
-  }
-
-  /** Doubles the ring buffer, up to the budget, keeping the order. */
-  private grow(): void {
-    const capacity = Math.min(this.budget, Math.max(INITIAL_CAPACITY, this.times.length * 2));
-    const next = new Float64Array(capacity);
-    for (let i = 0; i < this.size; i++) next[i] = this.times[(this.head + i) % this.times.length]!;
-    this.times = next;
-    this.head = 0;
+  /** For tests: the ring buffers' sizes, to show memory stays bounded. */
+  get capacities(): { sent: number; accepted: number } {
+    return { sent: this.sent.capacity, accepted: this.accepted.capacity };
   }
 }

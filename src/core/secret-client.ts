@@ -6,7 +6,7 @@ import type { SecretBackupClient } from './backup.js';
 import type { Logger } from './logger.js';
 import { KEY_VAULT_SECRETS_PER_SECOND } from './rate-pacer.js';
 import { vaultThrottlePolicy, VaultThrottle } from './throttle-policy.js';
-import { transientFaultPolicy } from './transient-faults.js';
+import { attemptTimeoutPolicy, vaultRetryStrategy } from './transient-faults.js';
 import { sizeCapPolicy } from './size-cap.js';
 import { vaultEndpoint, type VaultAddressing } from './vault-address.js';
 
@@ -18,13 +18,13 @@ export interface TransportOptions {
   requestTimeoutMs: number;
   /** Largest backup answer accepted, in bytes of response text. */
   maxResponseBytes: number;
-  /** Retries after the first attempt, for 408/429/5xx and network faults. */
+  /** Retries after the first attempt, for 408/429/5xx and transport faults (transient-faults.ts). */
   maxRetries: number;
   retryDelayMs: number;
   maxRetryDelayMs: number;
-  /** Backups in flight at once per vault at most; throttling narrows it for a while. */
+  /** Requests on the wire at once per vault at most (a backup waiting to retry holds none). */
   maxConcurrency: number;
-  /** Requests per vault at most, retries included: this × 10 in any 10 s window. */
+  /** Requests per vault at most, retries included: this × 10 in any 10 s window (less while the vault throttles). */
   maxRequestsPerSecond: number;
 }
 
@@ -69,34 +69,41 @@ function retryLoggingPolicy(logger: Logger): PipelinePolicy {
 
 /**
  * One SecretClient per vault, created on first use, with that vault's
- * throttle (gate, controller, pacer). The SDK is imported here, lazily, so
- * --help and --version never pay for loading it.
+ * throttle (gate and pacer). The SDK is imported here, lazily, so --help and
+ * --version never pay for loading it.
+ *
+ * The pipeline's hooks (docs/reliability.md, "Retries and throttling"):
+ * the SDK's own retry policy is left at no retries, and ONE retryPolicy from
+ * the SDK, with our one strategy (vaultRetryStrategy), runs each attempt and
+ * decides whether and after how long to retry it. Inside it, per attempt:
+ * log what will be retried, wait for the vault's pacer and tell it the
+ * answer, turn a timed-out attempt into a retriable transport error, and
+ * read the body under the size cap.
  */
 export function createSecretClients(options: TransportOptions): (vaultName: string, dnsSuffix?: string) => SecretBackupClient {
   const clients = new Map<string, Promise<SecretBackupClient>>();
   const make = async (vaultName: string, dnsSuffix: string | undefined): Promise<SecretBackupClient> => {
-    const { SecretClient } = await import('@azure/keyvault-secrets');
+    const [{ SecretClient }, { retryPolicy, RestError }] = await Promise.all([import('@azure/keyvault-secrets'), import('@azure/core-rest-pipeline')]);
     const endpoint = vaultEndpoint(vaultName, dnsSuffix !== undefined ? { ...options.addressing, dnsSuffix } : options.addressing);
     const throttle = new VaultThrottle({
       vaultName,
       maxConcurrency: options.maxConcurrency,
       maxRequestsPerSecond: options.maxRequestsPerSecond,
+      defaultWaitMs: options.retryDelayMs,
       logger: options.logger,
     });
+    const timing = { retryDelayMs: options.retryDelayMs, maxRetryDelayMs: options.maxRetryDelayMs };
     const client = new SecretClient(endpoint.url, options.credential, {
       disableChallengeResourceVerification: endpoint.relaxChallengeResourceCheck,
-      retryOptions: {
-        maxRetries: options.maxRetries,
-        retryDelayInMs: options.retryDelayMs,
-        maxRetryDelayInMs: options.maxRetryDelayMs,
-      },
-      // Per attempt, outermost first: log what will be retried, pace and
-      // observe the vault, make cut-off answers, timed-out attempts and bare
-      // 429s retriable.
+      // The SDK's default retry policy (its throttling and exponential strategies) makes one pass
+      // and no retries: SecretClient keeps its pipeline private, so it cannot be removed by name.
+      retryOptions: { maxRetries: 0 },
+      // All after the SDK's Sign step, in this order: the retry loop, then per attempt inside it.
       additionalPolicies: [
+        { policy: retryPolicy([vaultRetryStrategy(timing)], { maxRetries: options.maxRetries }), position: 'perRetry' },
         { policy: retryLoggingPolicy(options.logger), position: 'perRetry' },
         { policy: vaultThrottlePolicy(throttle), position: 'perRetry' },
-        { policy: transientFaultPolicy({ retryDelayMs: options.retryDelayMs, maxRetryDelayMs: options.maxRetryDelayMs }), position: 'perRetry' },
+        { policy: attemptTimeoutPolicy(RestError), position: 'perRetry' },
         { policy: sizeCapPolicy(options.maxResponseBytes), position: 'perRetry' },
       ],
       userAgentOptions: { userAgentPrefix: 'az-keyvault-backup' },
@@ -105,17 +112,15 @@ export function createSecretClients(options: TransportOptions): (vaultName: stri
       async backup(name, { signal }) {
         let rawValue: unknown;
         let sawBody = false;
-        await throttle.run(() =>
-          client.backupSecret(name, {
-            abortSignal: signal,
-            requestOptions: { timeout: options.requestTimeoutMs },
-            onResponse: (response) => {
-              if (response.status !== 200) return;
-              sawBody = true;
-              rawValue = parseValue(response.bodyAsText, response.headers.get('content-type'));
-            },
-          }),
-        );
+        await client.backupSecret(name, {
+          abortSignal: signal,
+          requestOptions: { timeout: options.requestTimeoutMs },
+          onResponse: (response) => {
+            if (response.status !== 200) return;
+            sawBody = true;
+            rawValue = parseValue(response.bodyAsText, response.headers.get('content-type'));
+          },
+        });
         if (!sawBody) {
           throw new BackupError('Service', 'The vault answered without a backup body.', { code: 'InvalidResponse' });
         }

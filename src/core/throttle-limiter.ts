@@ -1,6 +1,7 @@
 /**
- * A concurrency gate whose limit can change while work runs, so that the
- * throttle controller can shrink it when the vault answers 429.
+ * A concurrency gate: at most `limit` tasks run at once, the rest wait in
+ * order. Each vault's throttle keeps --concurrency backups in flight with it;
+ * throttling is answered by the pacer's rate, not by narrowing this gate.
  */
 export class Limiter {
   private active = 0;

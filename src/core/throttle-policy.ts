@@ -1,9 +1,9 @@
 import type { AbortSignalLike } from '@azure/abort-controller';
 import type { PipelinePolicy, PipelineResponse } from '@azure/core-rest-pipeline';
 import type { Logger } from './logger.js';
-import { RatePacer } from './rate-pacer.js';
-import { ThrottleController, type LimitChange } from './throttle-controller.js';
+import { RatePacer, type RateChange } from './rate-pacer.js';
 import { Limiter } from './throttle-limiter.js';
+import { isThrottling, retryAfterMs } from './transient-faults.js';
 
 export interface VaultThrottleOptions {
   vaultName: string;
@@ -11,63 +11,72 @@ export interface VaultThrottleOptions {
   maxConcurrency: number;
   /** Requests per second to this vault at most, retries included, counted as Key Vault does: R × 10 per sliding 10 s window. */
   maxRequestsPerSecond: number;
+  /** What a throttling answer without a Retry-After counts as, for the pacer's hold (the first back-off). */
+  defaultWaitMs: number;
   logger: Logger;
   /** A monotonic clock by default: the pacer keeps send times, and a wall clock set back would stall it. */
   now?: () => number;
 }
 
 /**
- * Everything one vault's requests share: a gate whose width the AIMD
- * controller sets from the vault's answers, and a pacer that keeps any 10 s
- * window within the vault's request budget.
- * One per vault, so a throttled vault does not slow down another.
+ * Everything one vault's requests share: a gate of --concurrency attempts on
+ * the wire at once (a backup waiting out a Retry-After or a back-off holds no
+ * slot), and the pacer that decides when each attempt goes (the 10 s budget,
+ * and the lower rate the vault asks for when it throttles). One per vault, so
+ * a throttled vault does not slow down another.
  */
 export class VaultThrottle {
   private readonly gate: Limiter;
-  private readonly controller: ThrottleController;
   private readonly pacer: RatePacer;
   private readonly now: () => number;
 
   constructor(private readonly options: VaultThrottleOptions) {
-    this.controller = new ThrottleController({ max: options.maxConcurrency });
-    this.gate = new Limiter(this.controller.limit);
+    this.gate = new Limiter(options.maxConcurrency);
     this.pacer = new RatePacer({ perSecond: options.maxRequestsPerSecond });
     this.now = options.now ?? (() => performance.now());
   }
 
-  get limit(): number {
-    return this.controller.limit;
+  /** Requests per second the pacer allows now. */
+  get rate(): number {
+    return this.pacer.rate(this.now());
   }
 
-  /** Runs one whole operation (all its attempts) inside the vault's gate. */
-  run<T>(task: () => Promise<T>): Promise<T> {
-    return this.gate.run(task);
+  /** Runs one attempt: a slot of the gate, then its turn by the pacer, then `send`, whose answer the pacer learns from. */
+  attempt<R extends Pick<PipelineResponse, 'status' | 'headers'>>(send: () => Promise<R>, signal?: AbortSignalLike): Promise<R> {
+    return this.gate.run(async () => {
+      const wait = this.pacer.reserve(this.now());
+      if (wait > 0) await sleep(wait, signal);
+      const sentAt = this.now();
+      const response = await send();
+      this.observe(response, sentAt);
+      return response;
+    });
   }
 
-  /** Waits, if the vault's 10 s window is full, for this attempt's turn. */
-  async pace(signal?: AbortSignalLike): Promise<void> {
-    const wait = this.pacer.reserve(this.now());
-    if (wait > 0) await sleep(wait, signal);
+  /**
+   * Feeds one answer of the vault, to a request sent at `sentAt`, to the pacer: a throttling answer,
+   * or a request it served. Other answers (the challenge's 401, a 404) tell nothing of its rate.
+   */
+  observe(response: Pick<PipelineResponse, 'status' | 'headers'>, sentAt = this.now()): void {
+    const now = this.now();
+    let change: RateChange | undefined;
+    if (isThrottling(response)) change = this.pacer.throttled(now, retryAfterMs(response) ?? this.options.defaultWaitMs, sentAt);
+    else if (response.status < 400) change = this.pacer.served(now, sentAt);
+    if (change) this.report(change);
   }
 
-  /** Feeds one answer of the vault to the controller. */
-  observe(response: PipelineResponse): void {
-    const throttled = response.status === 429 || (response.status === 503 && retryAfterMs(response) !== undefined);
-    const change = throttled ? this.controller.onThrottled(this.now(), retryAfterMs(response)) : this.controller.onSuccess(this.now());
-    if (change) this.apply(change);
-  }
-
-  private apply(change: LimitChange): void {
-    this.gate.setLimit(change.to);
+  private report(change: RateChange): void {
     const vault = this.options.vaultName;
     if (change.reason === 'throttled') {
-      this.options.logger.verbose(`Vault '${vault}' is throttling; backups in flight at once: ${change.from} -> ${change.to}.`);
-    } else if (change.to === this.options.maxConcurrency) {
-      this.options.logger.verbose(`Vault '${vault}' stopped throttling; backups in flight at once back to ${change.to}.`);
+      this.options.logger.verbose(`Vault '${vault}' is throttling; requests per second to it: ${rateText(change.from)} -> ${rateText(change.to)}.`);
     } else {
-      this.options.logger.debug(`Vault '${vault}': backups in flight at once ${change.from} -> ${change.to}.`);
+      this.options.logger.verbose(`Vault '${vault}' stopped throttling; requests per second to it back to ${rateText(change.to)}.`);
     }
   }
+}
+
+function rateText(perSecond: number): string {
+  return String(Number(perSecond.toPrecision(3)));
 }
 
 function sleep(ms: number, signal?: AbortSignalLike): Promise<void> {
@@ -87,33 +96,13 @@ function sleep(ms: number, signal?: AbortSignalLike): Promise<void> {
   });
 }
 
-/** The wait a throttling answer asks for, in ms, from the headers the SDK's retry policy also honours. */
-export function retryAfterMs(response: Pick<PipelineResponse, 'headers'>): number | undefined {
-  for (const [header, factor] of [['retry-after-ms', 1], ['x-ms-retry-after-ms', 1], ['retry-after', 1000]] as const) {
-    const text = response.headers.get(header);
-    if (text === undefined || text.trim() === '') continue;
-    const value = Number(text);
-    if (Number.isFinite(value) && value >= 0) return value * factor;
-    if (header === 'retry-after') {
-      const date = Date.parse(text);
-      if (Number.isFinite(date)) return Math.max(0, date - Date.now());
-    }
-  }
-  return undefined;
-}
-
 /**
- * Per attempt (after the SDK's retry policy): waits for the vault's pacer,
- * then tells the controller how the vault answered.
+ * Per attempt (inside the retry policy, so retries are gated and paced too):
+ * waits for a slot and the vault's pacer, then tells it how the vault answered.
  */
 export function vaultThrottlePolicy(throttle: VaultThrottle): PipelinePolicy {
   return {
     name: 'azkvbVaultThrottle',
-    async sendRequest(request, next) {
-      await throttle.pace(request.abortSignal);
-      const response = await next(request);
-      throttle.observe(response);
-      return response;
-    },
+    sendRequest: (request, next) => throttle.attempt(() => next(request), request.abortSignal),
   };
 }

@@ -1,68 +1,112 @@
-import type { PipelinePolicy, PipelineRequest } from '@azure/core-rest-pipeline';
-import { retryAfterMs } from './throttle-policy.js';
+import type { PipelinePolicy, PipelineRequest, PipelineResponse, RestError, RetryStrategy } from '@azure/core-rest-pipeline';
 
-export interface TransientFaultOptions {
-  /** First back-off for a throttled answer that names no wait (about 1, 2, 4, 8, 16 s). */
+/**
+ * Which failed attempts are retried, and after how long: the one retry
+ * strategy of a vault's pipeline, run by the SDK's own `retryPolicy` (which
+ * also counts the attempts against --max-retries and does the waiting).
+ *
+ * - 429, or 503, with Retry-After / retry-after-ms / x-ms-retry-after-ms: as told.
+ * - 408, a 429 without a wait (Key Vault always sends one; a proxy may strip
+ *   it), 5xx but 501 and 505: exponential back-off with jitter.
+ * - A transport fault (a reset, a refused connection, a name that did not
+ *   resolve, an attempt that timed out, an answer cut off mid-body): the same.
+ * - Anything else is the caller's answer: not retried.
+ */
+export interface RetryTiming {
+  /** First back-off (about 1, 2, 4, 8, 16 s). */
   retryDelayMs: number;
   maxRetryDelayMs: number;
   random?: () => number;
 }
 
 /** Back-off with ±20% jitter, so concurrent backups do not retry in lock-step. */
-export function backoffMs(attempt: number, options: TransientFaultOptions): number {
+export function backoffMs(attempt: number, options: RetryTiming): number {
   const base = Math.min(options.maxRetryDelayMs, options.retryDelayMs * 2 ** attempt);
   const jitter = 0.8 + 0.4 * (options.random ?? Math.random)();
   return Math.round(base * jitter);
 }
 
-function relabel(error: object, code: string, message: string): void {
-  // The SDK's retry policy only retries RestErrors carrying a system error code.
-  const e = error as { name?: string; code?: string; message?: string };
-  e.name = 'RestError';
-  e.code = code;
-  e.message = message;
+/** The wait a throttling answer asks for, in ms, from the headers Key Vault and the SDK use. */
+export function retryAfterMs(response: Pick<PipelineResponse, 'headers'>): number | undefined {
+  for (const [header, factor] of [['retry-after-ms', 1], ['x-ms-retry-after-ms', 1], ['retry-after', 1000]] as const) {
+    const text = response.headers.get(header);
+    if (text === undefined || text.trim() === '') continue;
+    const value = Number(text);
+    if (Number.isFinite(value) && value >= 0) return value * factor;
+    if (header === 'retry-after') {
+      const date = Date.parse(text);
+      if (Number.isFinite(date)) return Math.max(0, date - Date.now());
+    }
+  }
+  return undefined;
+}
+
+/** A throttling answer: 429, or 503 that names a wait. */
+export function isThrottling(response: Pick<PipelineResponse, 'status' | 'headers'>): boolean {
+  return response.status === 429 || (response.status === 503 && retryAfterMs(response) !== undefined);
 }
 
 /**
- * Makes the SDK's retry policy retry the faults it would otherwise give up on
- * at once, all of them transient on a real network:
- * - an answer cut off mid-body (RestError PARSE_ERROR without a status);
- * - an attempt that hit the per-request timeout (an AbortError the caller did
- *   not ask for);
- * - a 429 without Retry-After (Key Vault always sends one; a proxy may strip
- *   it), which gets an exponential wait written into the answer's headers.
- * Runs per attempt, inside the retry policy.
+ * Transport faults worth another attempt: the SDK's own list, the timed-out
+ * attempt (ETIMEDOUT, see attemptTimeoutPolicy) and a body cut off mid-way
+ * (ECONNRESET, from the size cap that reads every body).
  */
-export function transientFaultPolicy(options: TransientFaultOptions): PipelinePolicy {
-  const attempts = new WeakMap<PipelineRequest, number>();
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ESOCKETTIMEDOUT', 'ENOTFOUND', 'ENOENT']);
+
+export interface AttemptOutcome {
+  /** Retries made so far (0 after the first attempt). */
+  retryCount: number;
+  response?: Pick<PipelineResponse, 'status' | 'headers'>;
+  responseError?: { code?: string };
+}
+
+/** How long to wait before the next attempt, or undefined when this outcome is not retried. */
+export function retryWaitMs(outcome: AttemptOutcome, timing: RetryTiming): number | undefined {
+  const { response } = outcome;
+  if (response !== undefined) {
+    const { status } = response;
+    if (status === 429 || status === 503) {
+      const told = retryAfterMs(response);
+      if (told !== undefined) return told;
+    }
+    const transient = status === 408 || status === 429 || (status >= 500 && status !== 501 && status !== 505);
+    return transient ? backoffMs(outcome.retryCount, timing) : undefined;
+  }
+  const code = outcome.responseError?.code;
+  return code !== undefined && TRANSIENT_CODES.has(code) ? backoffMs(outcome.retryCount, timing) : undefined;
+}
+
+/** The strategy for the SDK's `retryPolicy([strategy], { maxRetries })`. */
+export function vaultRetryStrategy(timing: RetryTiming): RetryStrategy {
   return {
-    name: 'azkvbTransientFaults',
-    async sendRequest(request, next) {
-      const attempt = attempts.get(request) ?? 0;
-      attempts.set(request, attempt + 1);
-      let response;
-      try {
-        response = await next(request);
-      } catch (error) {
-        if (isTruncatedAnswer(error)) {
-          relabel(error as object, 'ECONNRESET', `The vault's answer was cut off before its end (${(error as Error).message}).`);
-        } else if (isAttemptTimeout(error, request)) {
-          relabel(error as object, 'ETIMEDOUT', `The vault did not answer within ${Math.round(request.timeout / 1000)} s.`);
-        }
-        throw error;
-      }
-      if (response.status === 429 && retryAfterMs(response) === undefined) {
-        response.headers.set('retry-after-ms', String(backoffMs(attempt, options)));
-      }
-      return response;
+    name: 'azkvbVaultRetry',
+    retry(state) {
+      const wait = retryWaitMs(state, timing);
+      // Skipped by the only strategy: the policy returns the answer or throws the error.
+      return wait === undefined ? { skipStrategy: true } : { retryAfterInMs: wait };
     },
   };
 }
 
-export function isTruncatedAnswer(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return false;
-  const e = error as { name?: unknown; code?: unknown; statusCode?: unknown };
-  return e.name === 'RestError' && e.code === 'PARSE_ERROR' && (e.statusCode === undefined || e.statusCode === 0);
+/**
+ * The SDK's HTTP client ends an attempt that runs past its timeout with an
+ * AbortError, and the retry policy gives up at once on anything but a
+ * RestError; this makes such an attempt the transport fault it is, so the
+ * strategy retries it. A cancellation the caller asked for stays an AbortError.
+ * Runs per attempt, inside the retry policy.
+ */
+export function attemptTimeoutPolicy(RestErrorClass: typeof RestError): PipelinePolicy {
+  return {
+    name: 'azkvbAttemptTimeout',
+    async sendRequest(request, next) {
+      try {
+        return await next(request);
+      } catch (error) {
+        if (!isAttemptTimeout(error, request)) throw error;
+        throw new RestErrorClass(`The vault did not answer within ${Math.round(request.timeout / 1000)} s.`, { code: 'ETIMEDOUT', request });
+      }
+    },
+  };
 }
 
 /** An abort that came from the per-attempt timeout, not from the caller's cancellation. */
