@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { build, exePath } from './build.mjs';
-import { ensureDebianPackages, ensureTools } from './ensure-tools.mjs';
+import { ensureDebianPackages, ensurePester, ensureTools } from './ensure-tools.mjs';
 import { ALL_RIDS, hostRid, repoRoot } from './node-runtime.mjs';
 import { release } from './release.mjs';
 import { ensureWindowsPwsh } from './windows-pwsh.mjs';
@@ -74,12 +74,14 @@ function testFiles(dir) {
 let tools;
 let exe;
 
-await phase('tools (node 22, pwsh)', () => {
+await phase('tools (node 22, pwsh, pester)', () => {
   // Only what every suite needs: a machine without Wine or qemu still runs tsc, lint and the
   // unit, executable and PowerShell tests; the release phase below asks for the rest.
   tools = ensureTools({ uses: [] });
   log(`node22 ${tools.node22}`);
   log(`pwsh   ${tools.pwsh}`);
+  // The PowerShell suite runs the module's Pester tests (test/pwsh/pester.test.ts).
+  if (wants('pwsh')) log(`pester ${ensurePester(tools.pwsh)}`);
 });
 
 await phase('tsc', () => {
