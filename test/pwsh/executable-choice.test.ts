@@ -3,99 +3,13 @@ import { chmodSync, copyFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { sharedVault } from '../support/hooks.js';
 import { exeName, exePath, runtimeId } from '../support/paths.js';
-import { copyModule, psQuote, runPwsh, tempDir, type PwshRun } from './run-pwsh.js';
+import { copyModule, psQuote, runPwsh, tempDir } from './run-pwsh.js';
 import { assertBackupFile, seed, uniqueVaultName } from './vault-fixtures.js';
 
-// Every platform and architecture name the module can meet: RuntimeInformation's enum names on
-// PowerShell 7, PROCESSOR_ARCHITECTURE's values on Windows PowerShell 5.1, and a few spellings.
-const PAIRS: [platform: string, architecture: string, rid: string | null][] = [
-  ['Windows', 'X64', 'win-x64'],
-  ['Windows', 'AMD64', 'win-x64'],
-  ['Windows', 'Arm64', 'win-x64'], // Windows on Arm: the x64 build under emulation
-  ['Windows', 'ARM64', 'win-x64'],
-  ['Windows', 'X86', null],
-  ['Windows', 'Arm', null],
-  ['Linux', 'X64', 'linux-x64'],
-  ['Linux', 'Arm64', 'linux-arm64'],
-  ['Linux', 'Arm', null],
-  ['Linux', 'X86', null],
-  ['Linux', 'S390x', null],
-  ['Linux', 'LoongArch64', null],
-  ['Linux', 'RiscV64', null],
-  ['OSX', 'X64', 'darwin-x64'],
-  ['OSX', 'Arm64', 'darwin-arm64'],
-  ['FreeBSD', 'X64', null],
-  ['Unknown', 'X64', null],
-];
-
-// What the module sees on each host, through ConvertTo-HostPlatform's inputs: the edition, the
-// platform PowerShell 7 detects, RuntimeInformation.OSArchitecture (absent on .NET Framework before
-// 4.7.1) and the Windows environment's PROCESSOR_ARCHITECTURE / PROCESSOR_ARCHITEW6432.
-const HOSTS: { label: string; edition: string; core: string; osArch: string; pa: string; w6432: string; rid: string | null }[] = [
-  { label: '5.1, .NET 4.8, 64-bit', edition: 'Desktop', core: '', osArch: 'X64', pa: 'AMD64', w6432: '', rid: 'win-x64' },
-  { label: '5.1, .NET 4.6, 64-bit', edition: 'Desktop', core: '', osArch: '', pa: 'AMD64', w6432: '', rid: 'win-x64' },
-  { label: '5.1, .NET 4.6, 32-bit PowerShell on 64-bit Windows', edition: 'Desktop', core: '', osArch: '', pa: 'x86', w6432: 'AMD64', rid: 'win-x64' },
-  { label: '5.1, .NET 4.6, Windows on Arm', edition: 'Desktop', core: '', osArch: '', pa: 'ARM64', w6432: '', rid: 'win-x64' },
-  { label: '5.1, .NET 4.6, 32-bit Windows', edition: 'Desktop', core: '', osArch: '', pa: 'x86', w6432: '', rid: null },
-  { label: '7.x on Windows x64', edition: 'Core', core: 'Windows', osArch: 'X64', pa: 'AMD64', w6432: '', rid: 'win-x64' },
-  { label: '7.x on Linux arm64', edition: 'Core', core: 'Linux', osArch: 'Arm64', pa: '', w6432: '', rid: 'linux-arm64' },
-  { label: '7.x on macOS arm64', edition: 'Core', core: 'OSX', osArch: 'Arm64', pa: '', w6432: '', rid: 'darwin-arm64' },
-  { label: '7.x on an OS it does not know', edition: 'Core', core: '', osArch: 'X64', pa: '', w6432: '', rid: null },
-];
-
-
+// The pure choices (platform and architecture to runtime id, the bin/<rid>/ path, this machine's
+// runtime id) are tested in PowerShell: test/module/private/executable.Tests.ps1. These start
+// real processes.
 describe("PowerShell module: choosing this computer's executable", function () {
-  let run: PwshRun;
-
-  before(async function () {
-    const calls = PAIRS.map(([p, a]) => `[pscustomobject]@{ platform = '${p}'; architecture = '${a}'; rid = (Get-RuntimeIdentifier -Platform '${p}' -Architecture '${a}'); path = $null }`);
-    run = await runPwsh(`
-      & (Get-Module Az.KeyVault.Backup) {
-        ${calls.join('\n        ')}
-        foreach ($rid in 'win-x64', 'linux-x64', 'linux-arm64', 'darwin-x64', 'darwin-arm64') {
-          [pscustomobject]@{ platform = 'path'; architecture = $rid; rid = $rid; path = (Get-ExecutablePath -RuntimeIdentifier $rid -ModuleBase '/m') }
-        }
-        ${HOSTS.map((h) => `$p = ConvertTo-HostPlatform -Edition '${h.edition}' -CorePlatform '${h.core}' -OSArchitecture '${h.osArch}' -ProcessorArchitecture '${h.pa}' -ProcessorArchiteW6432 '${h.w6432}'; [pscustomobject]@{ platform = 'seen'; architecture = '${h.label}'; rid = (Get-RuntimeIdentifier -Platform $p.Platform -Architecture $p.Architecture); path = $null }`).join('\n        ')}
-        $h = Get-HostPlatform
-        [pscustomobject]@{ platform = 'host'; architecture = $h.Architecture; rid = (Get-RuntimeIdentifier -Platform $h.Platform -Architecture $h.Architecture); path = $h.Platform }
-      }
-    `);
-    assert.deepEqual(run.errors, []);
-  });
-
-  function row(platform: string, architecture: string): { rid: string | null; path: string | null } {
-    const found = (run.outputs as { platform: string; architecture: string; rid: string | null; path: string | null }[]).find(
-      (o) => o.platform === platform && o.architecture === architecture,
-    );
-    assert.ok(found, `${platform}/${architecture} was asked`);
-    return found;
-  }
-
-  it('maps every OS and architecture pair to its executable, or to none where nothing is shipped', function () {
-    const got = PAIRS.map(([p, a]) => [p, a, row(p, a).rid]);
-    assert.deepEqual(got, PAIRS);
-  });
-
-  it('sees Windows PowerShell 5.1 and PowerShell 7 hosts as the right platform, the OS architecture winning over the process one', function () {
-    assert.deepEqual(
-      HOSTS.map((h) => [h.label, row('seen', h.label).rid]),
-      HOSTS.map((h) => [h.label, h.rid]),
-    );
-  });
-
-  it('looks in bin/<rid>/ under the module folder, with .exe on Windows only', function () {
-    for (const rid of ['win-x64', 'linux-x64', 'linux-arm64', 'darwin-x64', 'darwin-arm64']) {
-      assert.equal(row('path', rid).path, join('/m', 'bin', rid, exeName(rid)));
-    }
-  });
-
-  it('detects this machine as the runtime id the build produced for it', function () {
-    const host = (run.outputs as { platform: string; rid: string; path: string }[]).find((o) => o.platform === 'host');
-    assert.ok(host);
-    assert.equal(host.rid, runtimeId());
-    assert.equal(host.path, { linux: 'Linux', darwin: 'OSX', win32: 'Windows' }[process.platform as string]);
-  });
-
   it("a package for another platform is one ExecutableNotFound naming this platform's package", async function () {
     // The module as the linux-arm64 zip lays it out, on this (x64) machine.
     const other = runtimeId() === 'linux-arm64' ? 'linux-x64' : 'linux-arm64';
