@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { parseSecretId, validateOverride, vaultEndpoint } from '../../src/core/vault-address.js';
-import { BackupError } from '../../src/core/errors.js';
+import { parseSecretId, validateOverride, vaultEndpoint } from '../../../src/core/vault-address.js';
+import { BackupError } from '../../../src/core/errors.js';
 
 const publicCloud = { dnsSuffix: 'vault.azure.net' };
 

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pipelineRoutedLogger, stderrLogger } from '../../src/cli/logger.js';
+import { pipelineRoutedLogger, stderrLogger } from '../../../src/cli/logger.js';
 
 // src/cli/logger.ts (test/unit/logger.test.ts is src/core/logger.ts).
 

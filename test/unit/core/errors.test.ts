@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { BackupError, ERROR_KINDS, type ErrorKind } from '../../src/core/errors.js';
+import { BackupError, ERROR_KINDS, type ErrorKind } from '../../../src/core/errors.js';
 
 describe('the error kinds', () => {
   const kinds = Object.keys(ERROR_KINDS) as ErrorKind[];

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { validateSecretName, validateVaultName } from '../../src/core/names.js';
-import { BackupError } from '../../src/core/errors.js';
+import { validateSecretName, validateVaultName } from '../../../src/core/names.js';
+import { BackupError } from '../../../src/core/errors.js';
 
 function rejects(fn: () => unknown): BackupError {
   try {

@@ -2,9 +2,9 @@ import { strict as assert } from 'node:assert';
 import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { backupSecret, normaliseRequest, type BackupDependencies, type BackupRequest } from '../../src/core/backup.js';
-import { BackupError } from '../../src/core/errors.js';
-import type { Logger } from '../../src/core/logger.js';
+import { backupSecret, normaliseRequest, type BackupDependencies, type BackupRequest } from '../../../src/core/backup.js';
+import { BackupError } from '../../../src/core/errors.js';
+import type { Logger } from '../../../src/core/logger.js';
 
 // backupSecret with a stand-in for the transport (the SecretBackupClient seam, not the SDK) and a
 // real temporary folder: validation, where the file goes, the overwrite rule, cancellation and

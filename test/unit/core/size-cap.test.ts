@@ -2,8 +2,8 @@ import { strict as assert } from 'node:assert';
 import { getEventListeners } from 'node:events';
 import { Readable } from 'node:stream';
 import { createHttpHeaders, createPipelineRequest, type PipelineRequest, type PipelineResponse } from '@azure/core-rest-pipeline';
-import { BackupError } from '../../src/core/errors.js';
-import { sizeCapPolicy } from '../../src/core/size-cap.js';
+import { BackupError } from '../../../src/core/errors.js';
+import { sizeCapPolicy } from '../../../src/core/size-cap.js';
 
 // The policy alone: a real pipeline request, and as the next policy a stand-in for the HTTP client
 // that answers with a Node stream, as the SDK's client does when asked to stream.

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { composeFailureMessage } from '../../src/protocol/failure-message.js';
+import { composeFailureMessage } from '../../../src/protocol/failure-message.js';
 
 describe('the failure message of a result', () => {
   const reason = 'Secret not found: db-password.';

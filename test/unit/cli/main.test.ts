@@ -1,8 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
-import { packageVersion, repoRoot } from '../support/paths.js';
-import { exeEnv } from '../support/run-exe.js';
-import { runProcess, startProcess } from '../support/spawn.js';
+import { packageVersion, repoRoot } from '../../support/paths.js';
+import { exeEnv } from '../../support/run-exe.js';
+import { runProcess, startProcess } from '../../support/spawn.js';
 
 // src/cli/main.ts is the only file that touches the process, so its test runs it as one: the
 // compiled, unbundled entry point on this Node (the integration suite runs the bundled executable).

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { chainOptionsFor, credentialError, credentialFailureDetails, isMicrosoftAuthorityHost } from '../../src/core/credential-chain.js';
-import { BackupError } from '../../src/core/errors.js';
+import { chainOptionsFor, credentialError, credentialFailureDetails, isMicrosoftAuthorityHost } from '../../../src/core/credential-chain.js';
+import { BackupError } from '../../../src/core/errors.js';
 
 describe('the credential chain', () => {
   describe('authority hosts', () => {

@@ -2,10 +2,10 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { createParser, type CliEnvironment } from '../../src/cli/parser.js';
-import { TempFileRegistry } from '../../src/core/atomic-write.js';
-import { BackupCredential } from '../../src/core/credential.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { createParser, type CliEnvironment } from '../../../src/cli/parser.js';
+import { TempFileRegistry } from '../../../src/core/atomic-write.js';
+import { BackupCredential } from '../../../src/core/credential.js';
+import { silentLogger } from '../../../src/core/logger.js';
 
 function harness(env: Record<string, string> = {}, input: string[] = []) {
   const out: string[] = [];

@@ -2,9 +2,9 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync, lstatSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { backupSecret, type BackupDependencies } from '../../src/core/backup.js';
-import { BackupError } from '../../src/core/errors.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { backupSecret, type BackupDependencies } from '../../../src/core/backup.js';
+import { BackupError } from '../../../src/core/errors.js';
+import { silentLogger } from '../../../src/core/logger.js';
 
 describe('backupSecret with a path the file system refuses', () => {
   let dir: string;

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { decodeBase64Url, encodeBase64Url } from '../../src/core/base64url.js';
-import { BackupError } from '../../src/core/errors.js';
+import { decodeBase64Url, encodeBase64Url } from '../../../src/core/base64url.js';
+import { BackupError } from '../../../src/core/errors.js';
 
 describe('decoding the backup value', () => {
   it('decodes base64url without padding to the exact bytes', () => {

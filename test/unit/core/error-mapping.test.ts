@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { factsOf, mapFailure, toBackupError } from '../../src/core/error-mapping.js';
-import { BackupError, ERROR_KINDS } from '../../src/core/errors.js';
+import { factsOf, mapFailure, toBackupError } from '../../../src/core/error-mapping.js';
+import { BackupError, ERROR_KINDS } from '../../../src/core/errors.js';
 
 describe('error mapping', () => {
   const context = { vaultName: 'v', name: 's' };

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { LOG_LEVELS, silentLogger } from '../../src/core/logger.js';
+import { LOG_LEVELS, silentLogger } from '../../../src/core/logger.js';
 
 describe('the log levels', () => {
   it('go from least to most said: warning, verbose, debug', () => {

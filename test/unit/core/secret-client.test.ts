@@ -2,10 +2,10 @@ import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { getCACertificates, setDefaultCACertificates } from 'node:tls';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
-import { BackupError } from '../../src/core/errors.js';
-import { silentLogger } from '../../src/core/logger.js';
-import { createSecretClients, DEFAULT_TRANSPORT, type TransportOptions } from '../../src/core/secret-client.js';
-import { startLocalVault, type LocalVault } from '../support/local-vault/index.js';
+import { BackupError } from '../../../src/core/errors.js';
+import { silentLogger } from '../../../src/core/logger.js';
+import { createSecretClients, DEFAULT_TRANSPORT, type TransportOptions } from '../../../src/core/secret-client.js';
+import { startLocalVault, type LocalVault } from '../../support/local-vault/index.js';
 
 // The real SDK client this file makes, against the local vault: HTTPS with its own CA, the real
 // challenge, a token from its managed-identity endpoint on loopback. What is tested here is what

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
-import { BackupCredential, isTransientSignInFailure } from '../../src/core/credential.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { BackupCredential, isTransientSignInFailure } from '../../../src/core/credential.js';
+import { silentLogger } from '../../../src/core/logger.js';
 
 const HOUR = 3_600_000;
 

@@ -2,8 +2,8 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { DirectorySyncs, TempFileRegistry, writeFileAtomic } from '../../src/core/atomic-write.js';
-import { BackupError } from '../../src/core/errors.js';
+import { DirectorySyncs, TempFileRegistry, writeFileAtomic } from '../../../src/core/atomic-write.js';
+import { BackupError } from '../../../src/core/errors.js';
 
 describe('atomic file writes', () => {
   let dir: string;

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { createHttpHeaders, createPipelineRequest, RestError, retryPolicy, type PipelineResponse } from '@azure/core-rest-pipeline';
-import { attemptTimeoutPolicy, backoffMs, isAttemptTimeout, retryAfterMs, retryWaitMs, vaultRetryStrategy } from '../../src/core/transient-faults.js';
+import { attemptTimeoutPolicy, backoffMs, isAttemptTimeout, retryAfterMs, retryWaitMs, vaultRetryStrategy } from '../../../src/core/transient-faults.js';
 
 const TIMING = { retryDelayMs: 1000, maxRetryDelayMs: 16000, random: () => 0.5 };
 

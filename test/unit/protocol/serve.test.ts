@@ -1,70 +1,15 @@
 import { strict as assert } from 'node:assert';
-import { parseLine, MAX_LINE_LENGTH, PROTOCOL_VERSION } from '../../src/protocol/messages.js';
-import { Limiter } from '../../src/core/throttle-limiter.js';
-import { serve, type ServeOptions } from '../../src/protocol/serve.js';
-import { BackupError } from '../../src/core/errors.js';
-import { silentLogger } from '../../src/core/logger.js';
-import type { BackupRequest } from '../../src/core/backup.js';
+import { PROTOCOL_VERSION } from '../../../src/protocol/messages.js';
+import { serve, type ServeOptions } from '../../../src/protocol/serve.js';
+import { BackupError } from '../../../src/core/errors.js';
+import { silentLogger } from '../../../src/core/logger.js';
+import type { BackupRequest } from '../../../src/core/backup.js';
 
 async function* linesOf(lines: string[]): AsyncIterable<string> {
   for (const line of lines) yield line;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-describe('protocol messages', () => {
-  it('parses hello, backup, token and end', () => {
-    assert.deepEqual(parseLine('{"type":"hello","protocol":2,"client":"m"}'), { type: 'hello', protocol: 2, client: 'm' });
-    assert.deepEqual(parseLine('{"type":"end"}'), { type: 'end', pipeline: 0 });
-    assert.deepEqual(parseLine('{"type":"end","pipeline":4}'), { type: 'end', pipeline: 4 });
-    assert.deepEqual(parseLine('{"type":"cancel","pipeline":4}'), { type: 'cancel', pipeline: 4 });
-    assert.deepEqual(parseLine('{"type":"begin","pipeline":4,"context":"c1","dnsSuffix":"vault.azure.cn","concurrency":3,"logLevel":"debug"}'), {
-      type: 'begin',
-      pipeline: 4,
-      settings: { context: 'c1', dnsSuffix: 'vault.azure.cn', concurrency: 3, logLevel: 'debug' },
-    });
-    const backup = parseLine('{"type":"backup","pipeline":4,"id":3,"vaultName":"v","name":"s","directory":"/d","force":true,"after":2}');
-    assert.deepEqual(backup, { type: 'backup', pipeline: 4, id: 3, after: 2, request: { vaultName: 'v', name: 's', secretId: undefined, outputFile: undefined, directory: '/d', force: true } });
-    const token = parseLine('{"type":"token","context":"c1","token":"t","expiresOn":100,"tenantId":"x","resource":"https://vault.azure.net"}');
-    assert.deepEqual(token, { type: 'token', context: 'c1', token: 't', expiresOnTimestamp: 100000, tenantId: 'x', resource: 'https://vault.azure.net' });
-  });
-
-  it('skips a UTF-8 byte order mark before a line (Windows PowerShell 5.1 writes one)', () => {
-    assert.deepEqual(parseLine('\uFEFF{"type":"end"}'), { type: 'end', pipeline: 0 });
-  });
-
-  it('turns a backup with wrong fields but a readable id into a per-id error', () => {
-    const message = parseLine('{"type":"backup","id":"a","vaultName":5,"directory":"/d"}');
-    assert.equal(message.type, 'backupInvalid');
-  });
-
-  it('refuses malformed lines with a Protocol error', () => {
-    for (const line of ['nope', '[]', '1', 'null', '{"type":"x"}', '{"type":"backup"}', '{"type":"backup","id":{}}', '{"type":"hello"}', '{"type":"token","token":""}', '{"type":"end","pipeline":-1}', '{"type":"end","pipeline":1.5}', '{"type":"begin","concurrency":65}', '{"type":"begin","logLevel":"loud"}', '{"type":"backup","id":1,"after":{}}', 'x'.repeat(MAX_LINE_LENGTH + 1)]) {
-      assert.throws(() => parseLine(line), (e: unknown) => e instanceof BackupError && e.kind === 'Protocol', line.slice(0, 40));
-    }
-  });
-});
-
-describe('the concurrency limiter', () => {
-  it('never runs more than its limit, and a lower limit takes effect', async () => {
-    const limiter = new Limiter(3);
-    let running = 0;
-    let peak = 0;
-    const task = async () => {
-      running++;
-      peak = Math.max(peak, running);
-      await sleep(5);
-      running--;
-    };
-    await Promise.all(Array.from({ length: 12 }, () => limiter.run(task)));
-    assert.equal(peak, 3);
-    limiter.setLimit(1);
-    peak = 0;
-    await Promise.all(Array.from({ length: 4 }, () => limiter.run(task)));
-    assert.equal(peak, 1);
-  });
-});
-
 
 /** Lines the test pushes while serve runs, as the module writes them over time. */
 class LineSource implements AsyncIterable<string> {

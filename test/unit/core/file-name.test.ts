@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
-import { defaultFileName, resolveTarget } from '../../src/core/file-name.js';
+import { defaultFileName, resolveTarget } from '../../../src/core/file-name.js';
 
 describe('default file names', () => {
   it('is <vault>-<name>-<epoch seconds with fraction>, lower-cased, like the help page', () => {
