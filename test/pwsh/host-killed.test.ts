@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sharedVault } from '../support/hooks.js';
 import { exePath, pwshPath } from '../support/paths.js';
+import { startProcess } from '../support/spawn.js';
 import { pidsRunning } from './fixtures/az-accounts.js';
 import { moduleManifestPath, psQuote, tempDir } from './run-pwsh.js';
 import { seed, uniqueVaultName } from './vault-fixtures.js';
@@ -74,14 +74,13 @@ $names | ForEach-Object { [pscustomobject]@{ VaultName = '${v}'; Name = $_ } } |
     mkdirSync(join(dir, 'out'));
     vault.faults.setLatency(300);
     const before = new Set(pidsRunning(exePath()));
-    const child = spawn(pwshPath(), ['-NoProfile', '-NonInteractive', '-File', script], { env: { ...process.env, ...vault.env(), NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const run = startProcess(pwshPath(), ['-NoProfile', '-NonInteractive', '-File', script], { env: { ...process.env, ...vault.env(), NO_COLOR: '1' }, stdin: 'ignore', timeoutMs: 50_000 });
+    const child = run.child;
     const firstResult = new Promise<void>((resolve, reject) => {
-      child.stdout.setEncoding('utf8').on('data', (d: string) => {
-        if (d.includes('got ')) resolve();
+      child.stdout!.on('data', () => {
+        if (run.stdout().includes('got ')) resolve();
       });
-      child.on('close', (code) => reject(new Error(`pwsh ended (${code}) before any result: ${stderr}`)));
+      void run.done.then((end) => reject(new Error(`pwsh ended (${end.code}) before any result: ${end.stderr}`)), reject);
     });
     await firstResult;
     const host = powershellProcess(child.pid!);

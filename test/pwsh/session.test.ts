@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sharedVault } from '../support/hooks.js';
 import type { LocalVault, RequestRecord } from '../support/local-vault/index.js';
 import { exeName, pwshPath, repoRoot, runtimeId } from '../support/paths.js';
+import { startProcess } from '../support/spawn.js';
 import { startBearerRecorder } from './bearer-recorder.js';
 import { pidsRunning, PUBLIC_CLOUD, standInAzAccounts, standInManifest } from './fixtures/az-accounts.js';
 import { moduleManifestPath, psQuote, runPwsh, tempDir, type PwshRun } from './run-pwsh.js';
@@ -461,7 +461,8 @@ $names | ForEach-Object { [pscustomobject]@{ VaultName = '${v}'; Name = $_ } } |
       NO_COLOR: '1',
       ...vault.env(),
     };
-    const child: ChildProcess = spawn(pwshPath(), ['-NoProfile', '-NonInteractive', '-File', script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const run = startProcess(pwshPath(), ['-NoProfile', '-NonInteractive', '-File', script], { env, stdin: 'ignore', timeoutMs: 60_000 });
+    const child = run.child;
     let host = 0;
     cleanups.push(() => {
       for (const pid of [host, child.pid ?? 0]) {
@@ -472,21 +473,18 @@ $names | ForEach-Object { [pscustomobject]@{ VaultName = '${v}'; Name = $_ } } |
         }
       }
     });
-    let stdout = '';
-    let stderr = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const seen = new Promise<void>((resolve, reject) => {
-      child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-        stdout += d;
+      child.stdout!.on('data', () => {
         // A result of the long pipeline: a line 'got <out>/...' after 'warmed'.
-        const after = stdout.split('warmed\n')[1];
+        const after = run.stdout().split('warmed\n')[1];
         if (after !== undefined && after.includes(`got ${out}`)) resolve();
       });
-      child.on('close', (code) => reject(new Error(`pwsh ended (${code}) before the pipeline gave a result:\n${stdout}\n${stderr}`)));
+      void run.done.then((end) => reject(new Error(`pwsh ended (${end.code}) before the pipeline gave a result:\n${end.stdout}\n${end.stderr}`)), reject);
     });
     vault.faults.setLatency(300);
     await seen;
 
+    const stdout = run.stdout();
     const lines = stdout.split('\n');
     host = Number(/^host (\d+)$/m.exec(stdout)?.[1]);
     const ready = lines.filter((l) => l.startsWith('ready ')).map((l) => Number(l.slice(6)));
