@@ -5,30 +5,15 @@ import { Agent, request } from 'node:https';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
-import type { AccessToken, TokenCredential } from '@azure/identity';
+import type { TokenCredential } from '@azure/identity';
 import { RestError, SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
 
 import { sharedVault } from '../support/hooks.js';
+import { identityEndpointCredential } from '../support/identity-credential.js';
 import type { LocalVault, RequestRecord } from '../support/local-vault/index.js';
 import { repoRoot } from '../support/paths.js';
 
 const BACKUP_PREFIX = ')AzureKeyVaultSecretBackupV1.microsoft.com';
-
-/** What App Service's managed-identity client does, in a few lines: one GET with the header. */
-function identityEndpointCredential(vault: LocalVault): TokenCredential {
-  return {
-    async getToken(scopes): Promise<AccessToken> {
-      const scope = Array.isArray(scopes) ? scopes[0]! : scopes;
-      const url = new URL(vault.identityEndpoint);
-      url.searchParams.set('api-version', '2019-08-01');
-      url.searchParams.set('resource', scope.replace(/\/\.default$/, ''));
-      const res = await fetch(url, { headers: { 'X-IDENTITY-HEADER': vault.identityHeader } });
-      if (!res.ok) throw new Error(`token endpoint answered ${res.status}`);
-      const body = (await res.json()) as { access_token: string; expires_on: string };
-      return { token: body.access_token, expiresOnTimestamp: Number(body.expires_on) * 1000 };
-    },
-  };
-}
 
 function staticCredential(token: string): TokenCredential {
   return { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3600_000 }) };

@@ -1,10 +1,10 @@
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { getCACertificates, setDefaultCACertificates } from 'node:tls';
-import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { BackupError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { createSecretClients, DEFAULT_TRANSPORT, type TransportOptions } from '../../../src/core/secret-client.js';
+import { identityEndpointCredential } from '../../support/identity-credential.js';
 import { startLocalVault, type LocalVault } from '../../support/local-vault/index.js';
 
 // The real SDK client this file makes, against the local vault: HTTPS with its own CA, the real
@@ -12,25 +12,6 @@ import { startLocalVault, type LocalVault } from '../../support/local-vault/inde
 // secret-client.ts does besides retrying and pacing (those have their own tests): the address, one
 // client per vault, the size cap, the timeout and cancellation options, and how the answer is read.
 // Retries are off (maxRetries 0) so every assertion is about one attempt.
-
-/** What App Service's managed-identity client does: one GET with the header. */
-function managedIdentity(vault: LocalVault): TokenCredential & { calls: () => number } {
-  let calls = 0;
-  return {
-    calls: () => calls,
-    async getToken(scopes): Promise<AccessToken> {
-      calls++;
-      const scope = Array.isArray(scopes) ? scopes[0]! : scopes;
-      const url = new URL(vault.identityEndpoint);
-      url.searchParams.set('api-version', '2019-08-01');
-      url.searchParams.set('resource', scope.replace(/\/\.default$/, ''));
-      const res = await fetch(url, { headers: { 'X-IDENTITY-HEADER': vault.identityHeader } });
-      if (!res.ok) throw new Error(`token endpoint answered ${res.status}`);
-      const body = (await res.json()) as { access_token: string; expires_on: string };
-      return { token: body.access_token, expiresOnTimestamp: Number(body.expires_on) * 1000 };
-    },
-  };
-}
 
 const isInvalidResponse = (message: RegExp) => (e: unknown) => e instanceof BackupError && e.kind === 'Service' && e.code === 'InvalidResponse' && message.test(e.message);
 
@@ -61,7 +42,7 @@ describe('the vault clients (against the local vault)', function () {
   const fresh = (): string => `sc${randomBytes(5).toString('hex')}`;
 
   function clients(overrides: Partial<TransportOptions> = {}) {
-    const credential = managedIdentity(vault);
+    const credential = identityEndpointCredential(vault);
     const clientFor = createSecretClients({
       ...DEFAULT_TRANSPORT,
       credential,
