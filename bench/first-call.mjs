@@ -19,13 +19,10 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { backupFileProblems, median } from './backup-files.mjs';
 import { cleanEnv, startVault, VAULT } from './local-vault.mjs';
-import { inScratch, runProcess } from './processes.mjs';
+import { inScratch, runProcess, shippedModule } from './processes.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, '..');
 export const FIRST_CALL_TARGET = 1.5;
 
 // The executables this pwsh (the real host: $PID is the dotnet process, not the .NET tool's
@@ -69,7 +66,7 @@ export async function measureFirstCall({ pwsh, node22, exe, repeats = 5, latency
     const env = cleanEnv(vault.env);
     const script = path.join(tempDir('first-call'), 'first-call.ps1');
     writeFileSync(script, SCRIPT);
-    const module = path.join(repoRoot, 'Az.KeyVault.Backup.psd1');
+    const module = shippedModule(tempDir);
     const problems = [];
     let pwshVersion = '';
 

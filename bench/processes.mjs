@@ -1,12 +1,13 @@
 // How the benchmark runs its programs: asynchronously, collecting output, each tracked in the
 // caller's `children` set so that an interrupted run can end them all.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+import { writeModule } from '../build/module.mjs';
 import { performance } from 'node:perf_hooks';
 
 /** Spawns, feeds `input` (or nothing) to stdin and resolves with the exit code, output and time taken. */
@@ -63,5 +64,18 @@ export async function pwshScenarioFiles(tempDir, label, names, script) {
   writeFileSync(namesFile, JSON.stringify(names));
   const scriptFile = path.join(work, `${label}.ps1`);
   writeFileSync(scriptFile, script(DEFINE_AZ_TYPES));
-  return { script: scriptFile, namesFile, outRoot: tempDir(`${label}-out`), module: path.join(repoRoot, 'Az.KeyVault.Backup.psd1') };
+  return { script: scriptFile, namesFile, outRoot: tempDir(`${label}-out`), module: shippedModule(tempDir) };
+}
+
+/**
+ * The module as it ships, in a folder of `tempDir`: the manifest, the build's join of src/module
+ * and the repository's bin/. What users import, rather than the development loader that
+ * dot-sources the source files. Returns the manifest's path.
+ */
+export function shippedModule(tempDir) {
+  const dir = tempDir('module');
+  copyFileSync(path.join(repoRoot, 'Az.KeyVault.Backup.psd1'), path.join(dir, 'Az.KeyVault.Backup.psd1'));
+  writeModule(dir);
+  symlinkSync(path.join(repoRoot, 'bin'), path.join(dir, 'bin'));
+  return path.join(dir, 'Az.KeyVault.Backup.psd1');
 }
