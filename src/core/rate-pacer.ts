@@ -19,11 +19,15 @@
  *    Retry-After (at least 1 s, at most the window), and requests go evenly at
  *    that rate once the first of those accepted requests has left that span
  *    (before then the vault's own window is still full, and sending would only
- *    earn more 429s). Throttling answers within a hold after a cut (1 s, or
- *    their Retry-After if longer) are the same overload and do not cut again.
- *    After the hold the rate grows back by 1% a second (it doubles in about
- *    70 s), so that it probes the vault again only every few seconds after a
- *    small cut, and once it is back at the budget's rate bursts go at once again.
+ *    earn more 429s). Throttling answers to requests sent before a cut took
+ *    effect (or just after, at the edge of the vault's window, where the
+ *    network's jitter decides) are the same overload and do not cut again; one
+ *    to a request sent later means the new rate is still too high, and cuts
+ *    again at once. After a hold (1 s,
+ *    or the Retry-After if longer) the rate grows back by 1% a second (it
+ *    doubles in about 70 s), so that it probes the vault again only every few
+ *    seconds after a small cut, and once it is back at the budget's rate bursts
+ *    go at once again.
  *
  * Pure: the caller passes the clock and does the waiting.
  */
@@ -51,10 +55,14 @@ export const KEY_VAULT_SECRETS_PER_SECOND = (4_000 / 10) * 0.9;
 
 /** After a throttling answer, requests go at this share of the rate the vault had just accepted. */
 const THROTTLED_SHARE = 0.95;
-/** One cut lowers the rate to a quarter at most: a few throttled requests are a poor measure of the vault. */
+/** Fewer served requests than this in the span are no measure of the vault: the rate is halved instead. */
+const MIN_SAMPLE = 10;
+/** One cut lowers the rate to a quarter at most, so a 429 that was not about the rate costs little. */
 const MAX_CUT = 4;
-/** Throttling answers this soon after a cut are the same overload (unless their Retry-After holds longer). */
+/** After a cut, the rate does not grow for this long (or for the Retry-After, if longer). */
 const MIN_HOLD_MS = 1_000;
+/** The edge of the measured span where a throttling answer still belongs to the last cut, as a share of the span. */
+const EDGE_SHARE = 0.05;
 
 /** Non-decreasing times in a ring buffer that starts small and doubles as needed. */
 class TimeRing {
@@ -82,6 +90,12 @@ class TimeRing {
     if (this.size === this.times.length) this.grow();
     this.times[(this.head + this.size) % this.times.length] = time;
     this.size++;
+  }
+
+  /** Forgets the times after `limit`; returns the latest one left. */
+  dropAfter(limit: number): number | undefined {
+    while (this.size > 0 && this.at(this.size - 1) > limit) this.size--;
+    return this.size > 0 ? this.at(this.size - 1) : undefined;
   }
 
   /** Adds a time that may be a little earlier than the latest ones, keeping the order. */
@@ -149,16 +163,22 @@ export class RatePacer {
   private readonly sent: TimeRing;
   /** When the requests the vault served (not throttling answers) of the last window were sent. */
   private readonly accepted: TimeRing;
+  /** When the requests it answered with throttling in the last window were sent. */
+  private readonly refused: TimeRing;
   /** The latest time handed out; later requests never go before it. */
   private last = Number.NEGATIVE_INFINITY;
   /** Whether requests are queueing behind a full window. */
   private holding = false;
   /** The rate set by the last cut, while it is below `perSecond`. */
   private cutTo: number | undefined;
-  /** Until then, throttling answers belong to the last cut, and the rate does not grow. */
+  /** Throttling answers to requests sent before this belong to the last cut. */
+  private sameOverloadBefore = Number.NEGATIVE_INFINITY;
+  /** Until then, the rate does not grow. */
   private holdUntil = Number.NEGATIVE_INFINITY;
   /** After a cut, nothing goes before the vault's window has room again. */
   private notBefore = Number.NEGATIVE_INFINITY;
+  /** How many cuts were made: a send time booked before a cut is void, and must be booked again. */
+  cuts = 0;
 
   constructor(options: RatePacerOptions) {
     const { perSecond } = options;
@@ -182,6 +202,7 @@ export class RatePacer {
     this.logGrowthPerMs = Math.log1p(regrowth) / 1_000;
     this.sent = new TimeRing(INITIAL_CAPACITY, this.budget);
     this.accepted = new TimeRing(INITIAL_CAPACITY, Number.POSITIVE_INFINITY);
+    this.refused = new TimeRing(INITIAL_CAPACITY, Number.POSITIVE_INFINITY);
   }
 
   /** Requests per second allowed at `now`: `perSecond`, or less while a cut grows back. */
@@ -237,23 +258,34 @@ export class RatePacer {
   throttled(now: number, waitMs: number, sentAt = now): RateChange | undefined {
     const wait = Number.isFinite(waitMs) && waitMs > 0 ? waitMs : 0;
     const hold = now + Math.max(MIN_HOLD_MS, wait);
-    if (now < this.holdUntil) {
-      // Same overload as the cut just made; only keep the hold long enough.
+    this.refused.dropOutside(now, this.windowMs);
+    this.refused.insert(sentAt);
+    const spanMs = Math.min(this.windowMs, Math.max(1_000, wait));
+    // What the vault had counted of ours when it refused this one: those sent in the span before it.
+    this.accepted.dropOutside(now, this.windowMs);
+    const served = this.accepted.between(sentAt - spanMs, sentAt);
+    // Sent before the last cut took effect: the same overload. Or sent after it, while the vault
+    // still serves most: the rate has grown back into the vault's limit, or the 429 came from
+    // elsewhere (other clients, a busy node); the rate goes back to the last cut's and grows again
+    // after the hold, rather than being cut again and again by 429s that are not about it.
+    const sameOverload = sentAt < this.sameOverloadBefore;
+    const servingMost = this.cutTo !== undefined && this.refused.between(sentAt - spanMs, sentAt).count <= served.count;
+    if (sameOverload || servingMost) {
       this.holdUntil = Math.max(this.holdUntil, hold);
       return undefined;
     }
     const from = this.rate(now);
+    const measured = served.count >= MIN_SAMPLE;
+    const cut = measured ? Math.min(from, (THROTTLED_SHARE * served.count * 1_000) / spanMs) : from / 2;
+    const to = Math.max(Math.min(this.perSecond, 1), from / MAX_CUT, cut);
+    // The vault's window has room again once the first request it counted has left the span.
+    if (measured) this.notBefore = Math.max(this.notBefore, served.first! + spanMs);
+    this.sameOverloadBefore = Math.max(now, this.notBefore) + EDGE_SHARE * spanMs;
     this.holdUntil = hold;
-    const spanMs = Math.min(this.windowMs, Math.max(1_000, wait));
-    this.accepted.dropOutside(now, this.windowMs);
-    // What the vault had counted of ours when it refused this one: those sent in the span before it.
-    const accepted = this.accepted.between(sentAt - spanMs, sentAt);
-    const floor = Math.min(this.perSecond, 1);
-    const to = Math.max(floor, from / MAX_CUT, Math.min(from, (THROTTLED_SHARE * accepted.count * 1_000) / spanMs));
-    // The vault counted those accepted requests; its window has room once the first has left the span.
-    if (accepted.first !== undefined) this.notBefore = Math.max(this.notBefore, accepted.first + spanMs);
-    if (to >= this.perSecond) return undefined;
-    this.cutTo = to;
+    // Send times booked but not yet due were booked at the old rate: void (the callers book again).
+    this.last = this.sent.dropAfter(now) ?? Number.NEGATIVE_INFINITY;
+    this.cuts++;
+    this.cutTo = to < this.perSecond ? to : undefined;
     return to < from ? { from, to, reason: 'throttled' } : undefined;
   }
 

@@ -44,8 +44,13 @@ export class VaultThrottle {
   /** Runs one attempt: a slot of the gate, then its turn by the pacer, then `send`, whose answer the pacer learns from. */
   attempt<R extends Pick<PipelineResponse, 'status' | 'headers'>>(send: () => Promise<R>, signal?: AbortSignalLike): Promise<R> {
     return this.gate.run(async () => {
-      const wait = this.pacer.reserve(this.now());
-      if (wait > 0) await sleep(wait, signal);
+      for (;;) {
+        const cuts = this.pacer.cuts;
+        const wait = this.pacer.reserve(this.now());
+        if (wait > 0) await sleep(wait, signal);
+        // A cut while this attempt waited voided its turn: it books one at the new rate.
+        if (this.pacer.cuts === cuts) break;
+      }
       const sentAt = this.now();
       const response = await send();
       this.observe(response, sentAt);

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
-import { KEY_VAULT_SECRETS_PER_SECOND, KEY_VAULT_WINDOW_MS, RatePacer } from '../../src/core/rate-pacer.js';
-import { VaultThrottle } from '../../src/core/throttle-policy.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { KEY_VAULT_SECRETS_PER_SECOND, KEY_VAULT_WINDOW_MS, RatePacer } from '../../../src/core/rate-pacer.js';
+import { VaultThrottle } from '../../../src/core/throttle-policy.js';
+import { silentLogger } from '../../../src/core/logger.js';
 
 function answer(status: number, values: Record<string, string> = {}) {
   return { status, headers: { get: (name: string) => values[name.toLowerCase()] } } as unknown as Parameters<VaultThrottle['observe']>[0];
@@ -215,23 +215,60 @@ describe('the rate pacer when the vault throttles', () => {
     assert.equal(long.throttled(10_000, 60_000)?.to, 190);
   });
 
-  it('treats throttling answers within the hold after a cut as the same overload', () => {
+  it('treats throttling answers to requests sent before a cut as the same overload, and a few later ones too while the vault serves most', () => {
     const p = new RatePacer({ perSecond: KEY_VAULT_SECRETS_PER_SECOND });
     served(p, 200, 0, 250);
-    p.throttled(260, 1_000);
-    for (let t = 270; t < 1_260; t += 50) assert.equal(p.throttled(t, 1_000), undefined);
+    p.throttled(260, 1_000, 250);
+    for (let t = 270; t < 1_260; t += 50) assert.equal(p.throttled(t, 1_000, 255), undefined);
     assert.equal(p.rate(2_200), 190, 'no second cut, and no growth before the hold ends (extended to 1,220 + 1,000)');
-    // After the hold, a throttling answer is a new overload.
-    served(p, 100, 1_300, 2_300);
-    const before = p.rate(2_300);
-    assert.ok(before > 190);
-    assert.deepEqual(p.throttled(2_300, 1_000), { from: before, to: 95, reason: 'throttled' });
+    // Sent after the cut, while the vault served 100 and refused one in the second before it: the
+    // rate has grown into the vault's limit (or the 429 came from elsewhere). Not cut again, but
+    // back to the cut's rate, growing again after a hold.
+    served(p, 100, 1_300, 5_300);
+    assert.ok(p.rate(5_300) > 190);
+    assert.equal(p.throttled(5_310, 1_000, 5_300), undefined);
+    assert.equal(p.rate(6_300), 190);
+    assert.ok(p.rate(6_400) > 190);
   });
 
-  it('cuts to a quarter at most when the vault had accepted little before throttling', () => {
+  it('cuts again at once when, after a cut, the vault refuses more than it serves', () => {
     const p = new RatePacer({ perSecond: KEY_VAULT_SECRETS_PER_SECOND });
-    assert.deepEqual(p.throttled(0, 50), { from: 360, to: 90, reason: 'throttled' });
-    // A slow rate does not fall below one request a second.
+    served(p, 200, 0, 250);
+    p.throttled(260, 1_000, 250);
+    // Later the vault serves 20 and then refuses one after another: at the 21st refused, it has
+    // refused more than it served in the second before.
+    served(p, 20, 3_000, 3_100);
+    const cuts = Array.from({ length: 30 }, (_, i) => p.throttled(3_120 + i, 1_000, 3_110 + i));
+    assert.equal(cuts.findIndex((c) => c !== undefined), 20);
+    // To 95% of the 20 a second it served, but a quarter of the rate at most in one cut.
+    assert.deepEqual(cuts[20], { from: 190, to: 190 / 4, reason: 'throttled' });
+    served(p, 20, 3_310, 4_300);
+    const again = Array.from({ length: 30 }, (_, i) => p.throttled(4_320 + i, 1_000, 4_310 + i)).find((c) => c !== undefined);
+    assert.deepEqual(again, { from: 190 / 4, to: 19, reason: 'throttled' });
+  });
+
+  it('voids the send times booked before a cut, so requests already waiting go at the new rate', () => {
+    const p = new RatePacer({ perSecond: KEY_VAULT_SECRETS_PER_SECOND });
+    served(p, 100, 0, 1_000);
+    p.throttled(1_000, 1_000, 1_000);
+    // 20 requests booked at 95/s after the window has room (from 1,010 ms).
+    const booked = sendTimes(p, Array.from({ length: 20 }, () => 1_000));
+    assert.ok(booked.at(-1)! > 1_200);
+    // Most of the first of them are refused anyway: a new overload.
+    for (let t = 1_010; t < 1_060; t += 0.5) p.throttled(1_080, 1_000, t);
+    const cuts = p.cuts;
+    const cut = p.throttled(1_100, 1_000, 1_062);
+    assert.ok(cut !== undefined && Math.abs(cut.to - 0.95 * 94) < 1e-9, JSON.stringify(cut));
+    assert.equal(p.cuts, cuts + 1, 'the waiting requests see their turn voided');
+    // Booked again, they go at the new rate from now, not after the voided turns.
+    const again = sendTimes(p, Array.from({ length: 3 }, () => 1_150));
+    assert.equal(again[0], 1_150);
+    assert.ok(Math.abs(again[1]! - again[0]! - 1_000 / cut.to) < 1e-6);
+  });
+
+  it('halves the rate when the vault had served too few to measure, and never goes below one a second', () => {
+    const p = new RatePacer({ perSecond: KEY_VAULT_SECRETS_PER_SECOND });
+    assert.deepEqual(p.throttled(0, 50), { from: 360, to: 180, reason: 'throttled' });
     const slow = new RatePacer({ perSecond: 2 });
     for (let t = 0; t < 20_000; t += 1_000) slow.throttled(t, 0);
     assert.equal(slow.rate(20_000 - 1), 1);
@@ -240,8 +277,8 @@ describe('the rate pacer when the vault throttles', () => {
   it('waits out a Retry-After longer than the hold before growing again', () => {
     const p = new RatePacer({ perSecond: KEY_VAULT_SECRETS_PER_SECOND });
     p.throttled(0, 5_000);
-    assert.equal(p.rate(4_999), 90);
-    assert.ok(p.rate(6_000) > 90);
+    assert.equal(p.rate(4_999), 180);
+    assert.ok(p.rate(6_000) > 180);
   });
 
   it('grows back by 1% a second after the hold, back to the budget\'s rate, and then lets bursts through at once again', () => {
@@ -294,7 +331,8 @@ interface ThrottledRun {
 /**
  * `items` backups, `backups` of them under way at once (serve runs twice --concurrency), each
  * attempt taking one of `slots` (the vault gate, --concurrency) from its pacing to its answer:
- * paced, sent, answered after `latencyMs` (the vault sees it half-way), and on a throttling answer
+ * paced (booked again if a cut voids its turn), sent, answered after `latencyMs` (the vault sees
+ * it half-way), and on a throttling answer
  * retried after its Retry-After without holding a slot, as the retry strategy does, up to
  * `maxRetries` times. Events run in time order, so the pacer sees a monotonic clock, as it does in
  * the executable.
@@ -325,7 +363,16 @@ function simulateThrottledRun(
       return;
     }
     onWire++;
-    const sendAt = now + pacer.reserve(now);
+    book(item, now);
+  };
+  /** Books a send time, and books again at it if a cut voided it meanwhile, as VaultThrottle does. */
+  const book = (item: number, now: number): void => {
+    const cuts = pacer.cuts;
+    const at = now + pacer.reserve(now);
+    if (at === now) send(item, now);
+    else schedule(at, (t) => (pacer.cuts === cuts ? send(item, t) : book(item, t)));
+  };
+  const send = (item: number, sendAt: number): void => {
     const latency = options.latencyMs();
     let verdict: number | undefined;
     schedule(sendAt + latency / 2, (t) => (verdict = options.vault(t)));
@@ -376,7 +423,7 @@ describe('a throttling vault, simulated', () => {
     assert.ok(run.throttledAnswers < 400, `${run.throttledAnswers} throttling answers`);
   });
 
-  it('shares a Key Vault with other clients that leave it 1,500 of its 4,000 per 10 s: within 5% of the fastest the vault allows, none lost', () => {
+  it('shares a Key Vault with other clients that leave it 1,500 of its 4,000 per 10 s: at 95% of that or better, none lost', () => {
     const next = random(9);
     const run = simulateThrottledRun(new RatePacer({ perSecond: KEY_VAULT_SECRETS_PER_SECOND }), {
       items: 9_000,
@@ -386,8 +433,8 @@ describe('a throttling vault, simulated', () => {
       vault: slidingWindowVault(1_500, 10_000),
     });
     assert.equal(run.failed, 0);
-    // The fastest: the first window's 1,500 at once, then 150 a second from 10 s on, 60 s in all.
-    assert.ok(run.doneAt <= 63_000, `done after ${run.doneAt} ms`);
+    // 9,000 at 150 a second is 60 s.
+    assert.ok(run.doneAt <= 60_000 / 0.95, `done after ${run.doneAt} ms`);
     assert.ok(Math.max(...run.throttles) <= 3, `an item was throttled ${Math.max(...run.throttles)} times`);
   });
 
@@ -402,6 +449,22 @@ describe('a throttling vault, simulated', () => {
     });
     assert.equal(run.failed, 0);
     assert.ok(run.doneAt <= 11_000, `done after ${run.doneAt} ms; 10,000 is the limit's floor`);
+    assert.ok(Math.max(...run.throttles) <= 3, `an item was throttled ${Math.max(...run.throttles)} times`);
+  });
+  it('is not cut again and again by a vault that refuses a few requests at random while serving the rest', () => {
+    const next = random(21);
+    const chance = random(77);
+    const run = simulateThrottledRun(new RatePacer({ perSecond: KEY_VAULT_SECRETS_PER_SECOND }), {
+      items: 5_000,
+      backups: 32,
+      slots: 16,
+      latencyMs: () => 20 + next() * 10,
+      vault: () => (chance() < 0.05 ? 1_000 : undefined),
+    });
+    assert.equal(run.failed, 0);
+    // The first cut may take it to a quarter of the budget (a few 429s are no measure); it is not
+    // cut below that by the 429s that keep coming, 5% of the requests however slowly they go.
+    assert.ok(run.doneAt <= (5_000 / (KEY_VAULT_SECRETS_PER_SECOND / 4)) * 1_000 * 1.1, `done after ${run.doneAt} ms`);
     assert.ok(Math.max(...run.throttles) <= 3, `an item was throttled ${Math.max(...run.throttles)} times`);
   });
 });
@@ -429,7 +492,7 @@ describe('the vault throttle', () => {
     assert.equal(lines.length, 2);
     now = 3_000;
     for (const status of [503, 401, 404]) t.observe(answer(status));
-    assert.equal(t.rate, 95 * 1.01 ** 0.5 / 4);
+    assert.equal(t.rate, 95 * 1.01 ** 0.5 / 2);
     now = 200_000;
     t.observe(answer(200));
     assert.equal(lines.at(-1), "Vault 'v' stopped throttling; requests per second to it back to 100.");
