@@ -1,17 +1,16 @@
 /**
  * A concurrency gate: at most `limit` tasks run at once, the rest wait in
- * order. Each vault's throttle keeps --concurrency backups in flight with it;
- * throttling is answered by the pacer's rate, not by narrowing this gate.
+ * order. Each vault's throttle keeps --concurrency attempts on the wire with
+ * it; throttling is answered by the pacer's rate, not by narrowing this gate.
  */
 export class Limiter {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
 
-  constructor(private limit: number) {}
+  private readonly limit: number;
 
-  setLimit(limit: number): void {
+  constructor(limit: number) {
     this.limit = Math.max(1, Math.floor(limit));
-    this.pump();
   }
 
   async run<T>(task: () => Promise<T>): Promise<T> {
