@@ -15,19 +15,23 @@
  *
  * 2. What the vault says it can take: when it throttles anyway (other clients
  *    share it, or its limit is lower than the budget assumes), the rate drops to
- *    95% of what the vault accepted just before, measured over the answer's
- *    Retry-After (at least 1 s, at most the window), and requests go evenly at
- *    that rate once the first of those accepted requests has left that span
- *    (before then the vault's own window is still full, and sending would only
- *    earn more 429s). Throttling answers to requests sent before a cut took
- *    effect (or just after, at the edge of the vault's window, where the
- *    network's jitter decides) are the same overload and do not cut again; one
- *    to a request sent later means the new rate is still too high, and cuts
- *    again at once. After a hold (1 s,
- *    or the Retry-After if longer) the rate grows back by 1% a second (it
- *    doubles in about 70 s), so that it probes the vault again only every few
- *    seconds after a small cut, and once it is back at the budget's rate bursts
- *    go at once again.
+ *    95% of what the vault served of ours in the answer's Retry-After before the
+ *    refused request (at least 1 s, at most the window; counted by send time),
+ *    and requests go evenly at that rate once the first of those has left that
+ *    span (until then the vault's own window is still full, and sending would
+ *    only earn more 429s). Turns booked at the old rate are void. Fewer than 10
+ *    served are no measure: the rate is halved instead; and one cut lowers it to
+ *    a quarter at most.
+ *    Throttling answers to requests sent before a cut took effect (or just
+ *    after, at the edge of the vault's window, where the network's jitter
+ *    decides) are the same overload. A later one while the vault still serves
+ *    more than it refuses (the rate has grown back into the limit, or the 429
+ *    came from elsewhere) does not cut again: the rate goes back to the cut's.
+ *    The vault refusing more than it serves cuts again at once.
+ *    After a hold (1 s, or the Retry-After if longer) the rate grows by 1% a
+ *    second (it doubles in about 70 s), so that it probes the vault again only
+ *    every few seconds after a small cut; back at the budget's rate, bursts go
+ *    at once again.
  *
  * Pure: the caller passes the clock and does the waiting.
  */
