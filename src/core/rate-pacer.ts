@@ -181,8 +181,7 @@ export class RatePacer {
   private holdUntil = Number.NEGATIVE_INFINITY;
   /** After a cut, nothing goes before the vault's window has room again. */
   private notBefore = Number.NEGATIVE_INFINITY;
-  /** How many cuts were made: a send time booked before a cut is void, and must be booked again. */
-  cuts = 0;
+  private cutCount = 0;
 
   constructor(options: RatePacerOptions) {
     const { perSecond } = options;
@@ -207,6 +206,11 @@ export class RatePacer {
     this.sent = new TimeRing(INITIAL_CAPACITY, this.budget);
     this.accepted = new TimeRing(INITIAL_CAPACITY, Number.POSITIVE_INFINITY);
     this.refused = new TimeRing(INITIAL_CAPACITY, Number.POSITIVE_INFINITY);
+  }
+
+  /** How many cuts were made: a send time booked before a cut is void, and must be booked again. */
+  get cuts(): number {
+    return this.cutCount;
   }
 
   /** Requests per second allowed at `now`: `perSecond`, or less while a cut grows back. */
@@ -288,7 +292,7 @@ export class RatePacer {
     this.holdUntil = hold;
     // Send times booked but not yet due were booked at the old rate: void (the callers book again).
     this.last = this.sent.dropAfter(now) ?? Number.NEGATIVE_INFINITY;
-    this.cuts++;
+    this.cutCount++;
     this.cutTo = to < this.perSecond ? to : undefined;
     return to < from ? { from, to, reason: 'throttled' } : undefined;
   }
