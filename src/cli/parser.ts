@@ -7,7 +7,7 @@ import { chainOptionsFor, defaultChainFactory } from '../core/credential-chain.j
 import { BackupError, ERROR_KINDS } from '../core/errors.js';
 import { toBackupError } from '../core/error-mapping.js';
 import { LOG_LEVELS, type Logger, type LogLevel } from '../core/logger.js';
-import { createSecretClients, DEFAULT_TRANSPORT, type TransportOptions } from '../core/secret-client.js';
+import { createSecretClients, DEFAULT_TRANSPORT, VaultPacers, type TransportOptions } from '../core/secret-client.js';
 import { PUBLIC_DNS_SUFFIX, validateDnsSuffix, validateOverride, type VaultAddressing } from '../core/vault-address.js';
 import { serve } from '../protocol/serve.js';
 import type { ResolvedSettings } from '../protocol/serve.js';
@@ -251,7 +251,7 @@ export function createParser(cli: CliEnvironment): Argv {
       'Serve the JSON-lines protocol on stdin/stdout (used by the PowerShell module; see docs/protocol.md)',
       (y) =>
         withCommon(y)
-          .option('concurrency', { type: 'number', default: DEFAULT_TRANSPORT.maxConcurrency, describe: 'Backups in flight at once (1-64); narrowed for a while when a vault throttles' })
+          .option('concurrency', { type: 'number', default: DEFAULT_TRANSPORT.maxConcurrency, describe: 'Requests on the wire at once per vault (1-64); a backup waiting to retry holds none' })
           .option('max-requests-per-second', {
             type: 'number',
             default: Number(nonEmpty(cli.env[MAX_RPS_ENV]) ?? DEFAULT_TRANSPORT.maxRequestsPerSecond),
@@ -282,16 +282,19 @@ export function createParser(cli: CliEnvironment): Argv {
         const logger = routed.logger;
         try {
           const addressing = addressingFrom(args, cli.env);
+          const pacers = new VaultPacers(args['max-requests-per-second']);
           const session = createSessionServices({
             makeCredential: (settings) => makeCredential(logger, settings),
-            // One set of clients (keep-alive connections, the vault's challenge, the pacer) per Az
-            // context, -ThrottleLimit and cloud: a client caches its token, so contexts never share one.
+            // One set of clients (keep-alive connections, the vault's challenge) per Az context,
+            // -ThrottleLimit and cloud: a client caches its token, so contexts never share one. Each
+            // vault's pacer is the session's one, as the vault counts every client's requests.
             dependenciesFor: (settings, credential) => {
               const addressed = settings.dnsSuffix !== undefined ? { ...addressing, dnsSuffix: validateDnsSuffix(settings.dnsSuffix) } : addressing;
               const transport: TransportOptions = {
                 ...transportFrom(args, credential, addressed, logger),
                 maxConcurrency: settings.concurrency,
                 maxRequestsPerSecond: args['max-requests-per-second'],
+                pacers,
               };
               return dependencies(addressed, transport, logger);
             },

@@ -4,7 +4,7 @@ import { decodeBase64Url } from './base64url.js';
 import { BackupError } from './errors.js';
 import type { SecretBackupClient } from './backup.js';
 import type { Logger } from './logger.js';
-import { KEY_VAULT_SECRETS_PER_SECOND } from './rate-pacer.js';
+import { KEY_VAULT_SECRETS_PER_SECOND, RatePacer } from './rate-pacer.js';
 import { vaultThrottlePolicy, VaultThrottle } from './throttle-policy.js';
 import { attemptTimeoutPolicy, vaultRetryStrategy } from './transient-faults.js';
 import { sizeCapPolicy } from './size-cap.js';
@@ -26,6 +26,26 @@ export interface TransportOptions {
   maxConcurrency: number;
   /** Requests per vault at most, retries included: this × 10 in any 10 s window (less while the vault throttles). */
   maxRequestsPerSecond: number;
+  /** Each vault's one pacer, shared by every set of clients of a session (see VaultThrottle's `pacer`). */
+  pacers?: VaultPacers;
+}
+
+/**
+ * One pacer per vault endpoint for a whole process: clients for other Az contexts or another
+ * -ThrottleLimit still send to the same vault, whose limit counts all of them together.
+ */
+export class VaultPacers {
+  private readonly byVault = new Map<string, RatePacer>();
+  constructor(private readonly perSecond: number) {}
+  for(vaultUrl: string): RatePacer {
+    const key = vaultUrl.toLowerCase();
+    let pacer = this.byVault.get(key);
+    if (pacer === undefined) {
+      pacer = new RatePacer({ perSecond: this.perSecond });
+      this.byVault.set(key, pacer);
+    }
+    return pacer;
+  }
 }
 
 export const DEFAULT_TRANSPORT = {
@@ -91,6 +111,7 @@ export function createSecretClients(options: TransportOptions): (vaultName: stri
       maxRequestsPerSecond: options.maxRequestsPerSecond,
       defaultWaitMs: options.retryDelayMs,
       logger: options.logger,
+      pacer: options.pacers?.for(endpoint.url),
     });
     const timing = { retryDelayMs: options.retryDelayMs, maxRetryDelayMs: options.maxRetryDelayMs };
     const client = new SecretClient(endpoint.url, options.credential, {

@@ -16,6 +16,11 @@ export interface VaultThrottleOptions {
   logger: Logger;
   /** A monotonic clock by default: the pacer keeps send times, and a wall clock set back would stall it. */
   now?: () => number;
+  /**
+   * The vault's pacer, when it is shared: the service counts a vault's requests whoever sends them,
+   * so every client of one vault in a process must draw on one budget. A pacer of its own otherwise.
+   */
+  pacer?: RatePacer;
 }
 
 /**
@@ -32,7 +37,7 @@ export class VaultThrottle {
 
   constructor(private readonly options: VaultThrottleOptions) {
     this.gate = new Limiter(options.maxConcurrency);
-    this.pacer = new RatePacer({ perSecond: options.maxRequestsPerSecond });
+    this.pacer = options.pacer ?? new RatePacer({ perSecond: options.maxRequestsPerSecond });
     this.now = options.now ?? (() => performance.now());
   }
 

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { getCACertificates, setDefaultCACertificates } from 'node:tls';
 import { BackupError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import { createSecretClients, DEFAULT_TRANSPORT, type TransportOptions } from '../../../src/core/secret-client.js';
+import { createSecretClients, DEFAULT_TRANSPORT, VaultPacers, type TransportOptions } from '../../../src/core/secret-client.js';
 import { identityEndpointCredential } from '../../support/identity-credential.js';
 import { startLocalVault, type LocalVault } from '../../support/local-vault/index.js';
 
@@ -200,5 +200,23 @@ describe('the vault clients (against the local vault)', function () {
       const { clientFor } = clients();
       assert.deepEqual(Buffer.from(await clientFor(v).backup('s', {})), blob);
     });
+  });
+});
+
+describe("each vault's one pacer", () => {
+  it('gives every set of clients of a session the same pacer for one vault, whatever the case of its address', () => {
+    const pacers = new VaultPacers(360);
+    const a = pacers.for('https://myvault.vault.azure.net');
+    assert.equal(pacers.for('https://MyVault.vault.azure.net'), a);
+    assert.notEqual(pacers.for('https://other.vault.azure.net'), a);
+  });
+
+  it('spends one 10-second budget for one vault across two sets of clients, as the service counts it', () => {
+    const pacers = new VaultPacers(1);
+    const first = pacers.for('https://v.vault.azure.net');
+    const second = pacers.for('https://v.vault.azure.net');
+    // A budget of 10 per 10 s: the first ten go at once, whichever set sends them; the next waits.
+    for (let i = 0; i < 10; i++) assert.equal((i % 2 === 0 ? first : second).reserve(0), 0, `request ${i + 1} goes at once`);
+    assert.ok(second.reserve(0) > 0, 'the eleventh waits, though its set of clients has sent only five');
   });
 });
