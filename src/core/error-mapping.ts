@@ -33,6 +33,17 @@ const CREDENTIAL_ERRORS = new Set([
   'CredentialUnavailableError', 'AuthenticationError', 'AggregateAuthenticationError', 'AuthenticationRequiredError',
 ]);
 
+/**
+ * The vault's refusal to work on a certificate's own secret (or key) alone: a 403 like a missing
+ * permission, but nothing a role assignment would fix. Recorded as the inner code
+ * SecretManagedByKeyVault; the wording is the fallback for an answer without it.
+ */
+function isManagedByCertificate(facts: FailureFacts): boolean {
+  if (facts.statusCode !== 403) return false;
+  if (facts.innerCode === 'SecretManagedByKeyVault' || facts.innerCode === 'KeyManagedByKeyVault') return true;
+  return /associated with a certificate/i.test(facts.serviceMessage ?? '');
+}
+
 function kindForStatus(status: number): ErrorKind {
   if (status === 404) return 'NotFound';
   if (status === 403) return 'Forbidden';
@@ -46,6 +57,16 @@ export function mapFailure(facts: FailureFacts, context: { vaultName?: string; n
   const what = context.name !== undefined && context.vaultName !== undefined
     ? `secret '${context.name}' in vault '${context.vaultName}'`
     : 'the secret';
+  if (isManagedByCertificate(facts)) {
+    const certificate = context.name !== undefined && context.vaultName !== undefined
+      ? `the certificate '${context.name}' (Backup-AzKeyVaultCertificate -VaultName '${context.vaultName}' -Name '${context.name}')`
+      : 'the certificate of the same name (Backup-AzKeyVaultCertificate)';
+    return new BackupError(
+      'ManagedByCertificate',
+      `${what.charAt(0).toUpperCase()}${what.slice(1)} belongs to a Key Vault certificate, and the vault backs it up only with the certificate: back up ${certificate} instead, which includes this secret and its key. The vault said: ${facts.serviceMessage ?? facts.message ?? 'HTTP 403'}`,
+      { code: facts.innerCode ?? facts.serviceCode, status: 403 },
+    );
+  }
   if (facts.statusCode !== undefined && facts.statusCode > 0) {
     const kind = kindForStatus(facts.statusCode);
     const code = facts.innerCode ?? facts.serviceCode;

@@ -6,6 +6,7 @@ export type ErrorKind =
   | 'InvalidArgument'
   | 'NotFound'
   | 'Forbidden'
+  | 'ManagedByCertificate'
   | 'Unauthenticated'
   | 'Throttled'
   | 'Network'
@@ -25,6 +26,7 @@ export const ERROR_KINDS: Readonly<Record<ErrorKind, KindInfo>> = {
   InvalidArgument: { errorId: 'InvalidArgument', category: 'InvalidArgument', exitCode: 2 },
   NotFound: { errorId: 'SecretNotFound', category: 'ObjectNotFound', exitCode: 3 },
   Forbidden: { errorId: 'AccessDenied', category: 'PermissionDenied', exitCode: 4 },
+  ManagedByCertificate: { errorId: 'ManagedByCertificate', category: 'InvalidOperation', exitCode: 12 },
   Unauthenticated: { errorId: 'AuthenticationFailed', category: 'AuthenticationError', exitCode: 5 },
   Throttled: { errorId: 'Throttled', category: 'LimitsExceeded', exitCode: 6 },
   Network: { errorId: 'ConnectionFailed', category: 'ConnectionError', exitCode: 7 },

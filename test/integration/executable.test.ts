@@ -93,6 +93,17 @@ describe('the az-keyvault-backup executable', function () {
     assert.deepEqual(readdirSync(dir), []);
   });
 
+  it("refuses a certificate's own secret with ManagedByCertificate (exit 12), naming the certificate, and writes nothing", async () => {
+    vault.setCertificateSecret(VAULT, 'web-tls', '-----BEGIN PRIVATE KEY-----');
+    const run = await runExe(['backup', '--vault-name', VAULT, '--name', 'web-tls', '-d', dir], { env });
+    assert.equal(run.code, 12, run.stderr);
+    assert.match(run.stderr, /ManagedByCertificate: Secret 'web-tls' in vault 'exetest' belongs to a Key Vault certificate/);
+    assert.match(run.stderr, /Backup-AzKeyVaultCertificate -VaultName 'exetest' -Name 'web-tls'/);
+    assert.doesNotMatch(run.stderr, /AccessDenied|secrets\/backup/);
+    assert.deepEqual(backupRequests().map((r) => r.status), [401, 403], 'the challenge, then one refusal: a 403 is not retried');
+    assert.deepEqual(readdirSync(dir), []);
+  });
+
   it('fails on bad names before any request (the server log proves it)', async () => {
     for (const [v, n] of [['ex', 'hello'], [VAULT, 'a/b'], [VAULT, '..'], [VAULT, 'a?b'], [VAULT, 'a%2Fb'], [VAULT, 'a b']]) {
       const run = await runExe(['backup', '--vault-name', v!, '--name', n!, '-d', dir], { env });

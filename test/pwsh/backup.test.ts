@@ -116,6 +116,27 @@ describe('PowerShell module: Backup-AzKeyVaultSecret against the local vault', f
     assert.deepEqual([...backedUp(vault, v)].sort(), ['p1', 'p2', 'p3', 'p4']);
   });
 
+  it("a certificate's own secret in a whole-vault pipeline is one ManagedByCertificate error in its place (never AccessDenied), naming the certificate, and the rest goes on", async function () {
+    const vault = sharedVault();
+    const v = uniqueVaultName('cert');
+    seed(vault, v, ['c1', 'c2']);
+    vault.setCertificateSecret(v, 'web-tls', '-----BEGIN PRIVATE KEY-----');
+    const out = dir('azkvb-cert-');
+    const run = await runPwsh(
+      `${DEFINE_AZ_TYPES}
+      @((New-AzSecretItem '${v}' 'c1'), (New-AzSecretItem '${v}' 'web-tls'), (New-AzSecretItem '${v}' 'c2')) | Backup-AzKeyVaultSecret -OutputFile ${psQuote(out)}
+      `,
+      { env: vault.env() },
+    );
+    assert.deepEqual(run.sequence, ['output', 'error:ManagedByCertificate,Backup-AzKeyVaultSecret', 'output']);
+    const [refused] = run.errors;
+    assert.equal(refused?.category, 'InvalidOperation');
+    assert.equal(refused?.targetType, 'Microsoft.Azure.Commands.KeyVault.Models.PSKeyVaultSecretIdentityItem');
+    assert.match(refused?.message ?? '', new RegExp(`Backup-AzKeyVaultCertificate -VaultName '${v}' -Name 'web-tls'`));
+    assert.deepEqual(filesIn(out).length, 2, 'no file for the refused secret');
+    assert.deepEqual([...backedUp(vault, v)].sort(), ['c1', 'c2']);
+  });
+
   it('-ErrorAction Stop turns a failed item into a terminating error for the caller', async function () {
     const vault = sharedVault();
     const v = uniqueVaultName();

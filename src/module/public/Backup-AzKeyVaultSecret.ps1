@@ -127,8 +127,9 @@ function Backup-AzKeyVaultSecret {
     - -OutputFile may name an existing directory: each secret's default file name is used inside it.
     - Within one pipeline, a second item aimed at the same -OutputFile counts as an existing file.
     - Errors carry real categories and ids (SecretNotFound/ObjectNotFound, AccessDenied/PermissionDenied,
-      AuthenticationFailed, Throttled, ConnectionFailed, FileExists/ResourceExists, WriteFailed,
-      ServiceError, InvalidArgument, InvalidInputObject) and the service's own message.
+      ManagedByCertificate/InvalidOperation for a certificate's own secret, AuthenticationFailed,
+      Throttled, ConnectionFailed, FileExists/ResourceExists, WriteFailed, ServiceError,
+      InvalidArgument, InvalidInputObject) and the service's own message.
     - When signing in fails, the pipeline ends with one terminating AuthenticationFailed error
       instead of one error per secret.
     - -ThrottleLimit is added. Piping $null or an empty string fails in parameter binding as it does in Az.

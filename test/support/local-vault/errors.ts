@@ -25,6 +25,21 @@ export function secretNotFound(nameOrId: string): ErrorBody {
   };
 }
 
+/**
+ * The service's refusal of an operation on a certificate's own secret. Its shape and wording are
+ * the ones recorded for 'delete' (403, inner SecretManagedByKeyVault); that 'backup' is refused
+ * the same way is documented behaviour, its exact text is not recorded.
+ */
+export function managedByCertificate(operation: string): ErrorBody {
+  return {
+    error: {
+      code: 'Forbidden',
+      message: `Operation "${operation}" is not allowed on this secret, since it is associated with a certificate. Perform the operation on the corresponding certificate.`,
+      innererror: { code: 'SecretManagedByKeyVault' },
+    },
+  };
+}
+
 export function badParameter(message: string): ErrorBody {
   return { error: { code: 'BadParameter', message } };
 }

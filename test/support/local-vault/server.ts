@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { badParameter, errorFor, secretNotFound, throttled, type ErrorContext } from './errors.js';
+import { badParameter, errorFor, managedByCertificate, secretNotFound, throttled, type ErrorContext } from './errors.js';
 import { describeFault, FaultState } from './faults.js';
 import { parseRoute, SECRET_NAME, VAULT_NAME, type Route } from './routes.js';
 import { SecretStore, type SecretVersion, type StoredSecret } from './store.js';
@@ -121,6 +121,11 @@ class LocalVaultServer implements LocalVault {
 
   setSecret(vault: string, name: string, value: string): void {
     this.store.set(vault, name, value);
+  }
+
+  /** The secret a certificate of that name creates with itself (managed: true): its backup is refused. */
+  setCertificateSecret(vault: string, name: string, value: string): void {
+    this.store.set(vault, name, value, { managed: true });
   }
 
   deleteSecret(vault: string, name: string): void {
@@ -250,6 +255,7 @@ class LocalVaultServer implements LocalVault {
         return reply(200, page(items, url, `${route.base}/secrets/${encodeURIComponent(name)}/versions`, apiVersion));
       }
       case 'backup': {
+        if (this.store.find(vault, name)?.managed) return reply(403, managedByCertificate('backup'));
         const blob = this.store.backup(vault, name);
         if (!blob) return reply(404, secretNotFound(name));
         this.blobs.set(blobKey(vault, name), blob);

@@ -17,12 +17,16 @@ export interface StoredSecret {
   name: string;
   /** Oldest first. */
   versions: SecretVersion[];
+  /** The secret of a Key Vault certificate of the same name (`managed: true`), which the service will not back up alone. */
+  managed?: boolean;
 }
 
 export interface SetOptions {
   contentType?: string;
   tags?: Record<string, string>;
   enabled?: boolean;
+  /** Marks the secret as a certificate's (see StoredSecret.managed). */
+  managed?: boolean;
 }
 
 export type RestoreResult =
@@ -62,6 +66,7 @@ export class SecretStore {
       ...(opts.tags !== undefined ? { tags: opts.tags } : {}),
     };
     secret.versions.push(version);
+    if (opts.managed) secret.managed = true;
     return { secret, version };
   }
 

@@ -58,6 +58,8 @@ export interface LocalVault {
   tenantId: string;
   env(): Record<string, string>;
   setSecret(vault: string, name: string, value: string): void;
+  /** The secret a certificate of that name creates with itself (managed: true): its backup is refused. */
+  setCertificateSecret(vault: string, name: string, value: string): void;
   deleteSecret(vault: string, name: string): void;
   lastBackupBlob(vault: string, name: string): Buffer | undefined;
   readonly requests: RequestRecord[];

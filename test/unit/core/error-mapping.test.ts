@@ -25,6 +25,25 @@ describe('error mapping', () => {
     assert.equal(mapFailure({ statusCode: 503 }, context).kind, 'Service');
   });
 
+  it("maps a certificate's secret refused with 403 to ManagedByCertificate, naming the certificate to back up, never to AccessDenied", () => {
+    const refusal = 'Operation "backup" is not allowed on this secret, since it is associated with a certificate. Perform the operation on the corresponding certificate.';
+    const byCode = mapFailure({ statusCode: 403, serviceCode: 'Forbidden', innerCode: 'SecretManagedByKeyVault', serviceMessage: refusal }, context);
+    assert.equal(byCode.kind, 'ManagedByCertificate');
+    assert.equal(byCode.errorId, 'ManagedByCertificate');
+    assert.equal(byCode.category, 'InvalidOperation');
+    assert.equal(byCode.exitCode, 12);
+    assert.equal(byCode.code, 'SecretManagedByKeyVault');
+    assert.match(byCode.message, /^Secret 's' in vault 'v' belongs to a Key Vault certificate/);
+    assert.ok(byCode.message.includes("Backup-AzKeyVaultCertificate -VaultName 'v' -Name 's'"), byCode.message);
+    assert.ok(byCode.message.endsWith(refusal), 'the vault\'s own words close the message');
+    assert.ok(!byCode.message.includes('secrets/backup'), 'no permission advice: no role assignment would help');
+    // Without the inner code, the service's wording still tells it apart from a missing permission.
+    assert.equal(mapFailure({ statusCode: 403, serviceCode: 'Forbidden', serviceMessage: refusal }, context).kind, 'ManagedByCertificate');
+    assert.equal(mapFailure({ statusCode: 403, serviceCode: 'Forbidden', innerCode: 'SecretManagedByKeyVault' }).message.startsWith('The secret belongs'), true);
+    // The same words with another status are not this refusal.
+    assert.equal(mapFailure({ statusCode: 400, serviceMessage: refusal }, context).kind, 'Service');
+  });
+
   it('maps network faults and cancellations to Network', () => {
     assert.equal(mapFailure({ code: 'ECONNRESET', message: 'socket hang up' }, context).kind, 'Network');
     assert.equal(mapFailure({ code: 'CERT_HAS_EXPIRED' }, context).kind, 'Network');
