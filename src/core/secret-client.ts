@@ -26,7 +26,7 @@ export interface TransportOptions {
   maxConcurrency: number;
   /** Requests per vault at most, retries included: this × 10 in any 10 s window (less while the vault throttles). */
   maxRequestsPerSecond: number;
-  /** Each vault's one pacer, shared by every set of clients of a session (see VaultThrottle's `pacer`). */
+  /** Each vault's one pacer, shared by every set of clients of a session; by default these clients' own, at maxRequestsPerSecond. */
   pacers?: VaultPacers;
 }
 
@@ -102,16 +102,16 @@ function retryLoggingPolicy(logger: Logger): PipelinePolicy {
  */
 export function createSecretClients(options: TransportOptions): (vaultName: string, dnsSuffix?: string) => SecretBackupClient {
   const clients = new Map<string, Promise<SecretBackupClient>>();
+  const pacers = options.pacers ?? new VaultPacers(options.maxRequestsPerSecond);
   const make = async (vaultName: string, dnsSuffix: string | undefined): Promise<SecretBackupClient> => {
     const [{ SecretClient }, { retryPolicy, RestError }] = await Promise.all([import('@azure/keyvault-secrets'), import('@azure/core-rest-pipeline')]);
     const endpoint = vaultEndpoint(vaultName, dnsSuffix !== undefined ? { ...options.addressing, dnsSuffix } : options.addressing);
     const throttle = new VaultThrottle({
       vaultName,
       maxConcurrency: options.maxConcurrency,
-      maxRequestsPerSecond: options.maxRequestsPerSecond,
       defaultWaitMs: options.retryDelayMs,
       logger: options.logger,
-      pacer: options.pacers?.for(endpoint.url),
+      pacer: pacers.for(endpoint.url),
     });
     const timing = { retryDelayMs: options.retryDelayMs, maxRetryDelayMs: options.maxRetryDelayMs };
     const client = new SecretClient(endpoint.url, options.credential, {

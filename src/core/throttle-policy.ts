@@ -1,7 +1,7 @@
 import type { AbortSignalLike } from '@azure/abort-controller';
 import type { PipelinePolicy, PipelineResponse } from '@azure/core-rest-pipeline';
 import type { Logger } from './logger.js';
-import { RatePacer, type RateChange } from './rate-pacer.js';
+import type { RateChange, RatePacer } from './rate-pacer.js';
 import { Limiter } from './throttle-limiter.js';
 import { isThrottling, retryAfterMs } from './transient-faults.js';
 
@@ -9,18 +9,17 @@ export interface VaultThrottleOptions {
   vaultName: string;
   /** The most backups in flight at once for this vault (--concurrency). */
   maxConcurrency: number;
-  /** Requests per second to this vault at most, retries included, counted as Key Vault does: R × 10 per sliding 10 s window. */
-  maxRequestsPerSecond: number;
   /** What a throttling answer without a Retry-After counts as, for the pacer's hold (the first back-off). */
   defaultWaitMs: number;
   logger: Logger;
   /** A monotonic clock by default: the pacer keeps send times, and a wall clock set back would stall it. */
   now?: () => number;
   /**
-   * The vault's pacer, when it is shared: the service counts a vault's requests whoever sends them,
-   * so every client of one vault in a process must draw on one budget. A pacer of its own otherwise.
+   * The vault's pacer (its request budget, counted as Key Vault does: R × 10 per sliding 10 s
+   * window): one per vault for the process, since the service counts a vault's requests whoever
+   * sends them (VaultPacers).
    */
-  pacer?: RatePacer;
+  pacer: RatePacer;
 }
 
 /**
@@ -37,7 +36,7 @@ export class VaultThrottle {
 
   constructor(private readonly options: VaultThrottleOptions) {
     this.gate = new Limiter(options.maxConcurrency);
-    this.pacer = options.pacer ?? new RatePacer({ perSecond: options.maxRequestsPerSecond });
+    this.pacer = options.pacer;
     this.now = options.now ?? (() => performance.now());
   }
 

@@ -476,7 +476,7 @@ describe('the vault throttle', () => {
     const t = new VaultThrottle({
       vaultName: 'v',
       maxConcurrency: 8,
-      maxRequestsPerSecond: 100,
+      pacer: new RatePacer({ perSecond: 100 }),
       defaultWaitMs: 1_000,
       logger: { ...silentLogger, verbose: (m) => lines.push(m) },
       now: () => now,
@@ -503,7 +503,7 @@ describe('the vault throttle', () => {
     const t = new VaultThrottle({
       vaultName: 'v',
       maxConcurrency: 4,
-      maxRequestsPerSecond: 1_000,
+      pacer: new RatePacer({ perSecond: 1_000 }),
       defaultWaitMs: 1_000,
       logger: { ...silentLogger, verbose: (m) => lines.push(m) },
     });
