@@ -152,6 +152,26 @@ export function copyModule(executable?: { rid: string; name: string; content: st
   return { dir, manifest: join(dir, 'Az.KeyVault.Backup.psd1') };
 }
 
+/**
+ * What the tests of a describe block make and must undo after each test, last made first: `defer`
+ * takes any undo (a server to close, a stand-in module to remove), `dir` makes a temporary folder
+ * that is removed with the rest. Registers its own afterEach.
+ */
+export function useCleanups(): { defer(undo: () => void | Promise<void>): void; dir(prefix: string): string } {
+  const undos: (() => void | Promise<void>)[] = [];
+  afterEach(async function () {
+    for (const undo of undos.splice(0).reverse()) await undo();
+  });
+  return {
+    defer: (undo) => void undos.push(undo),
+    dir(prefix) {
+      const made = tempDir(prefix);
+      undos.push(() => rmSync(made, { recursive: true, force: true }));
+      return made;
+    },
+  };
+}
+
 /** Makes a fresh, owner-only temporary directory for a test's backup files. */
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));

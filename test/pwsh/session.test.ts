@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sharedVault } from '../support/hooks.js';
@@ -8,7 +8,7 @@ import { exeName, pwshPath, repoRoot, runtimeId } from '../support/paths.js';
 import { startProcess } from '../support/spawn.js';
 import { startBearerRecorder } from './bearer-recorder.js';
 import { pidsRunning, PUBLIC_CLOUD, standInAzAccounts, standInManifest } from './fixtures/az-accounts.js';
-import { moduleManifestPath, psQuote, runPwsh, tempDir, type PwshRun } from './run-pwsh.js';
+import { moduleManifestPath, psQuote, runPwsh, useCleanups, type PwshRun } from './run-pwsh.js';
 import { assertBackupFile, filesIn, seed, uniqueVaultName } from './vault-fixtures.js';
 
 // One session executable per runspace (docs/protocol.md): started by the first call, reused by every
@@ -125,12 +125,7 @@ const item = (v: string, name: string): string => `[pscustomobject]@{ VaultName 
 describe('PowerShell module: one session executable per runspace', function () {
   this.timeout(60_000);
   let vault: LocalVault;
-  const cleanups: (() => void | Promise<void>)[] = [];
-  const dir = (prefix: string): string => {
-    const d = tempDir(prefix);
-    cleanups.push(() => rmSync(d, { recursive: true, force: true }));
-    return d;
-  };
+  const { defer, dir } = useCleanups();
   before(function () {
     vault = sharedVault();
   });
@@ -138,9 +133,8 @@ describe('PowerShell module: one session executable per runspace', function () {
     vault.faults.clear();
     vault.clearRequests();
   });
-  afterEach(async function () {
+  afterEach(function () {
     vault.faults.clear();
-    for (const c of cleanups.splice(0).reverse()) await c();
   });
 
   it('two calls and a pipeline in one PowerShell share one executable, and only the first call signs in', async function () {
@@ -191,7 +185,7 @@ describe('PowerShell module: one session executable per runspace', function () {
     seed(vault, v, ['a1', 'b1', 'a2', 'b2']);
     const out = dir('azkvb-contexts-');
     const recorder = await startBearerRecorder(vault);
-    cleanups.push(() => recorder.close());
+    defer(() => recorder.close());
     // Both accounts are in the vault's tenant and the stand-in hands out its tokens in order: the
     // first token asked for is tA, every later one tB. Asking per call would give context A tB.
     const tA = vault.issueToken();
@@ -204,7 +198,7 @@ describe('PowerShell module: one session executable per runspace', function () {
         { tenantId: vault.tenantId, resource: PUBLIC_CLOUD.resourceId, ...tB },
       ],
     });
-    cleanups.push(az.dispose);
+    defer(az.dispose);
     const file = (name: string) => psQuote(join(out, `${name}.blob`));
     const run = await runPwsh(
       `${PRELUDE}
@@ -464,7 +458,7 @@ $names | ForEach-Object { [pscustomobject]@{ VaultName = '${v}'; Name = $_ } } |
     const run = startProcess(pwshPath(), ['-NoProfile', '-NonInteractive', '-File', script], { env, stdin: 'ignore', timeoutMs: 60_000 });
     const child = run.child;
     let host = 0;
-    cleanups.push(() => {
+    defer(() => {
       for (const pid of [host, child.pid ?? 0]) {
         try {
           if (pid > 0) process.kill(pid, 'SIGKILL');

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startConnectProxy, type ConnectProxy } from '../support/local-vault/connect-proxy.js';
 import { startLocalVault, type LocalVault } from '../support/local-vault/index.js';
@@ -14,7 +13,7 @@ import {
   standInManifest,
   type StandInContext,
 } from './fixtures/az-accounts.js';
-import { psQuote, runPwsh, tempDir, type PwshRun } from './run-pwsh.js';
+import { psQuote, runPwsh, useCleanups, type PwshRun } from './run-pwsh.js';
 import { assertBackupFile, backedUp, seed, uniqueVaultName } from './vault-fixtures.js';
 
 // Each test gets its own local vault (own tenant, own token key), so a token that works can only
@@ -22,19 +21,11 @@ import { assertBackupFile, backedUp, seed, uniqueVaultName } from './vault-fixtu
 describe('PowerShell module: signing in like Az', function () {
   this.timeout(60_000);
   let vault: LocalVault;
-  const cleanups: (() => void | Promise<void>)[] = [];
-  const dir = (prefix: string): string => {
-    const d = tempDir(prefix);
-    cleanups.push(() => rmSync(d, { recursive: true, force: true }));
-    return d;
-  };
+  const { defer, dir } = useCleanups();
 
   beforeEach(async function () {
     vault = await startLocalVault();
-    cleanups.push(() => vault.close());
-  });
-  afterEach(async function () {
-    for (const c of cleanups.splice(0).reverse()) await c();
+    defer(() => vault.close());
   });
 
   /** What the executable needs to reach the local vault; no IDENTITY_ENDPOINT, so only a token from the module can work. */
@@ -63,7 +54,7 @@ describe('PowerShell module: signing in like Az', function () {
     const out = dir('azkvb-signin-');
     const issued = tokenFor(vault.tenantId);
     const az = standInAzAccounts({ shape: '4', context: context(), tokens: [issued] });
-    cleanups.push(az.dispose);
+    defer(az.dispose);
     // Slow answers keep the executable alive long enough to read its /proc entries.
     vault.faults.setLatency(400);
 
@@ -110,7 +101,7 @@ describe('PowerShell module: signing in like Az', function () {
     seed(vault, v, ['p1']);
     const out = dir('azkvb-profile-');
     const az = standInAzAccounts({ shape: '5', context: null, tokens: [tokenFor(vault.tenantId)] });
-    cleanups.push(az.dispose);
+    defer(az.dispose);
     const run = await runPwsh(
       `Import-Module ${psQuote(standInManifest())}
       $ctx = [pscustomobject]@{
@@ -141,7 +132,7 @@ describe('PowerShell module: signing in like Az', function () {
         tokenFor(vault.tenantId),
       ],
     });
-    cleanups.push(az.dispose);
+    defer(az.dispose);
     const run = await runPwsh(
       `Import-Module ${psQuote(standInManifest())}
       't1', 't2' | ForEach-Object { [pscustomobject]@{ VaultName = '${v}'; Name = $_ } } | Backup-AzKeyVaultSecret -OutputFile ${psQuote(out)} -Debug`,
@@ -164,7 +155,7 @@ describe('PowerShell module: signing in like Az', function () {
       // The first token is inside the executable's 2-minute margin, the second is fresh.
       tokens: [tokenFor(vault.tenantId, { expiresInSeconds: 90 }), tokenFor(vault.tenantId)],
     });
-    cleanups.push(az.dispose);
+    defer(az.dispose);
     const run = await runPwsh(
       `Import-Module ${psQuote(standInManifest())}
       Backup-AzKeyVaultSecret -VaultName '${v}' -Name 'e1' -OutputFile ${psQuote(join(out, 'e1.blob'))} -Debug`,
@@ -181,7 +172,7 @@ describe('PowerShell module: signing in like Az', function () {
     seed(vault, v, ['x1', 'x2', 'x3']);
     const out = dir('azkvb-expiry-text-');
     const az = standInAzAccounts({ shape: '4', context: context(), tokens: [{ ...tokenFor(vault.tenantId), expiresOnShape: 'text' }] });
-    cleanups.push(az.dispose);
+    defer(az.dispose);
     const started = Math.floor(Date.now() / 1000);
     const run = await runPwsh(
       `Import-Module ${psQuote(standInManifest())}
@@ -242,13 +233,13 @@ describe('PowerShell module: signing in like Az', function () {
     seed(vault, v, ['c1']);
     const out = dir('azkvb-china-');
     const proxy: ConnectProxy = await startConnectProxy(Number(new URL(vault.origin).port));
-    cleanups.push(() => proxy.close());
+    defer(() => proxy.close());
     const az = standInAzAccounts({
       shape: '5',
       context: context({ environment: CHINA_CLOUD }),
       tokens: [tokenFor(vault.tenantId, { resource: CHINA_CLOUD.resourceId })],
     });
-    cleanups.push(az.dispose);
+    defer(az.dispose);
     // No AZ_KEYVAULT_BACKUP_VAULT_URL: the executable builds https://<vault>.vault.azure.cn itself.
     const run = await runPwsh(
       `Import-Module ${psQuote(standInManifest())}
@@ -268,7 +259,7 @@ describe('PowerShell module: signing in like Az', function () {
     seed(vault, v, ['ok1', 'denied', 'ok2']);
     const out = dir('azkvb-403-');
     const az = standInAzAccounts({ shape: '4', context: context(), tokens: [tokenFor(vault.tenantId)] });
-    cleanups.push(az.dispose);
+    defer(az.dispose);
     vault.faults.add({ vault: v, name: 'denied', operation: 'backup' }, { kind: 'status', status: 403 });
     const run = await runPwsh(
       `Import-Module ${psQuote(standInManifest())}
