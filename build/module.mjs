@@ -17,6 +17,8 @@ export const MODULE_SOURCE = path.join(repoRoot, 'src', 'module');
 export const BUILT_MODULE_DIR = path.join(repoRoot, 'out', 'module');
 export const PSM1_NAME = 'Az.KeyVault.Backup.psm1';
 export const MODERN_PUBLIC_FILE = 'Public/Backup-AzKeyVaultSecret.ps1';
+/** The files the build writes, by their path inside the module folder. */
+export const SHIPPED_FILES = [PSM1_NAME, MODERN_PUBLIC_FILE];
 // The one version check in the shipped psm1 (a test swaps it to load the < 7.3 form on this pwsh).
 export const CLEAN_GUARD = "if ($PSVersionTable.PSVersion -ge [version]'7.3') {";
 

@@ -15,7 +15,7 @@ import { build, checkExecutable, exePath } from './build.mjs';
 import { ensureDebianPackages } from './ensure-tools.mjs';
 import { ALL_RIDS, hostRid, NODE_VERSION, repoRoot } from './node-runtime.mjs';
 import { packageVersion, syncManifest } from './sync-manifest.mjs';
-import { BUILT_MODULE_DIR, joinModule, writeModule } from './module.mjs';
+import { BUILT_MODULE_DIR, SHIPPED_FILES, writeModule } from './module.mjs';
 import { prepareEntry, withDirectories, writeZip } from './zip.mjs';
 
 export const MODULE_NAME = 'Az.KeyVault.Backup';
@@ -25,7 +25,7 @@ export const RELEASE_DIR = path.join(repoRoot, 'dist', 'release');
 // the psm1 and the public function's 7.3+ form are the build's join of src/module (module.mjs).
 const MODULE_FILES = [
   ['Az.KeyVault.Backup.psd1', 'Az.KeyVault.Backup.psd1'],
-  ...Object.keys(joinModule()).map((name) => [path.relative(repoRoot, path.join(BUILT_MODULE_DIR, ...name.split('/'))), path.join(...name.split('/'))]),
+  ...SHIPPED_FILES.map((name) => [path.relative(repoRoot, path.join(BUILT_MODULE_DIR, ...name.split('/'))), path.join(...name.split('/'))]),
   ['LICENSE', 'LICENSE'],
   ['CHANGELOG.md', 'CHANGELOG.md'],
   [path.join('docs', 'about_Az.KeyVault.Backup.help.txt'), path.join('en-US', 'about_Az.KeyVault.Backup.help.txt')],
