@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../support/paths.js';
-import { psQuote, runPwsh } from './run-pwsh.js';
+import { psQuote, runPwsh, writeShippedModule } from './run-pwsh.js';
 
 // The module's source is one file per concern under src/module; the development loader dot-sources
 // them and the build joins them (build/module.mjs). These tests hold the two to one set of functions.
@@ -52,7 +51,7 @@ describe('PowerShell module: its source, one file per concern, and the shipped j
 
   before(async function () {
     shipped = mkdtempSync(join(tmpdir(), 'azkvb-shipped-'));
-    execFileSync(process.execPath, [join(repoRoot(), 'build', 'module.mjs'), shipped], { stdio: ['ignore', 'ignore', 'pipe'] });
+    writeShippedModule(shipped);
     defs = await definitions([...sourceFiles(), join(shipped, 'Az.KeyVault.Backup.psm1'), join(shipped, 'Public', 'Backup-AzKeyVaultSecret.ps1')]);
   });
 

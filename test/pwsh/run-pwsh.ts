@@ -135,6 +135,11 @@ export function psQuote(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
+/** Writes the build's join of src/module (build/module.mjs: the psm1 and Public/) into `dir`, freshly from the source. */
+export function writeShippedModule(dir: string): void {
+  execFileSync(process.execPath, [join(repoRoot(), 'build', 'module.mjs'), dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
 /**
  * A copy of the module as it ships (the manifest, and build/module.mjs's join of src/module) in a
  * fresh directory, optionally with a file at the place the module looks for its executable: used
@@ -143,7 +148,7 @@ export function psQuote(value: string): string {
 export function copyModule(executable?: { rid: string; name: string; content: string; mode: number }): { dir: string; manifest: string } {
   const dir = mkdtempSync(join(tmpdir(), 'azkvb-module-'));
   copyFileSync(join(repoRoot(), 'Az.KeyVault.Backup.psd1'), join(dir, 'Az.KeyVault.Backup.psd1'));
-  execFileSync(process.execPath, [join(repoRoot(), 'build', 'module.mjs'), dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  writeShippedModule(dir);
   if (executable) {
     const binDir = join(dir, 'bin', executable.rid);
     mkdirSync(binDir, { recursive: true });

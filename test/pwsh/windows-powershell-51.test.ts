@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { repoRoot } from '../support/paths.js';
-import { psQuote, runPwsh } from './run-pwsh.js';
+import { psQuote, runPwsh, writeShippedModule } from './run-pwsh.js';
 
 // Windows PowerShell 5.1 cannot run here, so its compatibility is checked statically: the fixture
 // parses files with this PowerShell's parser and flags what 5.1 lacks (see its rule catalogue).
@@ -33,7 +32,7 @@ const PSD1 = join(repoRoot(), 'Az.KeyVault.Backup.psd1');
 // The psm1 checked is the one that ships (build/module.mjs's join of src/module, which 5.1 loads),
 // written fresh from the source; the public function's 7.3+ form beside it is not for 5.1.
 function writeShippedPsm1(dir: string): string {
-  execFileSync(process.execPath, [join(repoRoot(), 'build', 'module.mjs'), dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  writeShippedModule(dir);
   return join(dir, 'Az.KeyVault.Backup.psm1');
 }
 
