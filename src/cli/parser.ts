@@ -1,13 +1,15 @@
 import * as path from 'node:path';
 import yargs, { type Argv } from 'yargs';
-import { backupSecret, type BackupDependencies, type BackupRequest } from '../core/backup.js';
+import { backupItem, type BackupDependencies, type BackupRequest } from '../core/backup.js';
+import { ITEM_KINDS, type ItemKind } from '../core/item-kind.js';
+import { DEFAULT_RESTORE, readFileCapped, restoreItem, type RestoreDependencies } from '../core/restore.js';
 import { TempFileRegistry } from '../core/atomic-write.js';
 import { BackupCredential, type BackupCredentialSettings, type SuppliedToken } from '../core/credential.js';
 import { chainOptionsFor, defaultChainFactory } from '../core/credential-chain.js';
 import { BackupError, ERROR_KINDS } from '../core/errors.js';
 import { toBackupError } from '../core/error-mapping.js';
 import { LOG_LEVELS, type Logger, type LogLevel } from '../core/logger.js';
-import { createSecretClients, DEFAULT_TRANSPORT, VaultPacers, type TransportOptions } from '../core/secret-client.js';
+import { createVaultClients, DEFAULT_TRANSPORT, VaultPacers, type TransportOptions } from '../core/vault-client.js';
 import { PUBLIC_DNS_SUFFIX, validateDnsSuffix, validateOverride, type VaultAddressing } from '../core/vault-address.js';
 import { serve } from '../protocol/serve.js';
 import type { ResolvedSettings } from '../protocol/serve.js';
@@ -35,6 +37,7 @@ export interface CliEnvironment {
 
 export const VAULT_URL_ENV = 'AZ_KEYVAULT_BACKUP_VAULT_URL';
 export const DNS_SUFFIX_ENV = 'AZ_KEYVAULT_BACKUP_VAULT_DNS_SUFFIX';
+export const HSM_URL_ENV = 'AZ_KEYVAULT_BACKUP_HSM_URL';
 /** Lets a benchmark or a test lift the per-vault rate ceiling of processes the module starts. */
 export const MAX_RPS_ENV = 'AZ_KEYVAULT_BACKUP_MAX_REQUESTS_PER_SECOND';
 /** How long a session executable waits with no pipeline before it ends, unless --idle-timeout-seconds says. */
@@ -47,6 +50,7 @@ export const EXIT_CODES_HELP = Object.entries(ERROR_KINDS)
 interface CommonArgs {
   'vault-dns-suffix'?: string;
   'vault-url'?: string;
+  'hsm-url'?: string;
   'timeout-seconds': number;
   'max-retries': number;
   'log-level': LogLevel;
@@ -59,10 +63,12 @@ function nonEmpty(value: string | undefined): string | undefined {
 
 function addressingFrom(args: CommonArgs, env: CliEnvironment['env']): VaultAddressing {
   const override = args['vault-url'] ?? nonEmpty(env[VAULT_URL_ENV]);
+  const hsmOverride = args['hsm-url'] ?? nonEmpty(env[HSM_URL_ENV]);
   return {
     // A runbook in another cloud without Az sets the environment variable once.
     dnsSuffix: validateDnsSuffix(args['vault-dns-suffix'] ?? nonEmpty(env[DNS_SUFFIX_ENV]) ?? PUBLIC_DNS_SUFFIX),
     ...(override !== undefined ? { override: validateOverride(override) } : {}),
+    ...(hsmOverride !== undefined ? { hsmOverride: validateOverride(hsmOverride) } : {}),
   };
 }
 
@@ -87,6 +93,10 @@ function withCommon<T>(y: Argv<T>) {
       type: 'string',
       describe: `Explicit vault address for a local or test vault; may contain {vault}. Also ${VAULT_URL_ENV}.`,
     })
+    .option('hsm-url', {
+      type: 'string',
+      describe: `Explicit Managed HSM address (a private cloud, a test HSM); may contain {vault}. Also ${HSM_URL_ENV}.`,
+    })
     .option('timeout-seconds', { type: 'number', default: DEFAULT_TRANSPORT.requestTimeoutMs / 1000, describe: 'Timeout of each HTTP attempt (0.1-3600)' })
     .option('max-retries', {
       type: 'number',
@@ -103,16 +113,18 @@ function withCommon<T>(y: Argv<T>) {
     });
 }
 
+type SessionDependencies = BackupDependencies & RestoreDependencies;
+
 /**
  * What a session keeps between pipelines: one credential per Az context ('' is the executable's
  * own sign-in), and one set of dependencies per context, concurrency and cloud.
  */
 function createSessionServices(wiring: {
   makeCredential(settings: BackupCredentialSettings): BackupCredential;
-  dependenciesFor(settings: ResolvedSettings, credential: BackupCredential): BackupDependencies;
+  dependenciesFor(settings: ResolvedSettings, credential: BackupCredential): SessionDependencies;
 }) {
   const credentials = new Map<string, BackupCredential>();
-  const dependencySets = new Map<string, BackupDependencies>();
+  const dependencySets = new Map<string, SessionDependencies>();
   let requester: ((context: string, tenantId: string | undefined) => void) | undefined;
   const credentialFor = (context: string): BackupCredential => {
     let credential = credentials.get(context);
@@ -127,7 +139,7 @@ function createSessionServices(wiring: {
     return credential;
   };
   return {
-    dependencies(settings: ResolvedSettings): BackupDependencies {
+    dependencies(settings: ResolvedSettings): SessionDependencies {
       const key = JSON.stringify([settings.context, settings.concurrency, settings.dnsSuffix ?? null]);
       let deps = dependencySets.get(key);
       if (deps === undefined) {
@@ -156,14 +168,17 @@ export function createParser(cli: CliEnvironment): Argv {
   // AZURE_AUTHORITY_HOST is also read by the SDK itself; here it only decides whether MSAL's instance discovery must be skipped.
   const chain = defaultChainFactory(chainOptionsFor(cli.env['AZURE_AUTHORITY_HOST']));
   const makeCredential = cli.makeCredential ?? ((logger: Logger, settings?: BackupCredentialSettings) => new BackupCredential(logger, chain, Date.now, settings));
-  const dependencies = (addressing: VaultAddressing, transport: TransportOptions, logger: Logger): BackupDependencies => ({
-    clientFor: createSecretClients(transport),
+  const dependencies = (addressing: VaultAddressing, transport: TransportOptions, logger: Logger): BackupDependencies & RestoreDependencies => ({
+    clientFor: createVaultClients(transport),
     addressing,
     now: cli.now,
     exists: cli.fs.exists,
     isAbsolute: path.isAbsolute,
     registry: cli.registry,
     logger,
+    readFile: readFileCapped,
+    purgeWaitMs: DEFAULT_RESTORE.purgeWaitMs,
+    maxBackupBytes: DEFAULT_RESTORE.maxBackupBytes,
   });
 
   // The command line's own rule for its users (the module decides it for PowerShell's, and sends
@@ -199,28 +214,33 @@ export function createParser(cli: CliEnvironment): Argv {
     .strict()
     .exitProcess(false)
     .wrap(100)
-    .usage('$0 <command> [options]\n\nBacks up Azure Key Vault secrets to files holding exactly the bytes Backup-AzKeyVaultSecret and `az keyvault secret backup` write.')
+    .usage('$0 <command> [options]\n\nBacks up Azure Key Vault secrets, keys and certificates to files holding exactly the bytes the Az cmdlets (Backup-AzKeyVaultSecret, -Key, -Certificate) and `az keyvault ... backup` write, and restores them.')
     .command(
       'backup',
-      'Back up one secret to a file and print the file\'s full path',
+      'Back up one secret, key or certificate to a file and print the file\'s full path',
       (y) =>
         withCommon(y)
+          .option('kind', { choices: ITEM_KINDS, default: 'secret' as ItemKind, describe: 'What --name names' })
           .option('vault-name', { type: 'string', describe: 'Name of the key vault' })
-          .option('name', { type: 'string', describe: 'Name of the secret' })
+          .option('hsm-name', { type: 'string', describe: 'Name of a Managed HSM instead of a vault (--kind key)' })
+          .option('name', { type: 'string', describe: 'Name of the secret, key or certificate' })
           .option('secret-id', { type: 'string', describe: 'Secret URI instead of --vault-name and --name' })
           .option('output-file', { alias: 'o', type: 'string', describe: 'File to write (an existing directory: default name inside it)' })
           .option('directory', { alias: 'd', type: 'string', describe: 'Directory for the default file name <vault>-<name>-<epoch seconds>' })
           .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'Replace an existing file' })
           .conflicts('output-file', 'directory')
-          .conflicts('secret-id', ['vault-name', 'name'])
+          .conflicts('secret-id', ['vault-name', 'hsm-name', 'name'])
+          .conflicts('vault-name', 'hsm-name')
           .check((a) => {
-            if (a['secret-id'] === undefined && (a['vault-name'] === undefined || a.name === undefined)) {
-              throw new Error('Give --vault-name and --name, or --secret-id.');
+            if (a['secret-id'] === undefined && ((a['vault-name'] === undefined && a['hsm-name'] === undefined) || a.name === undefined)) {
+              throw new Error('Give --vault-name (or --hsm-name) and --name, or --secret-id.');
             }
             return true;
           })
           .example('$0 backup --vault-name myvault --name mysecret', 'Writes ./myvault-mysecret-<epoch seconds> and prints its path')
           .example('$0 backup --vault-name myvault --name mysecret -o /backups/mysecret.blob --force', 'Replaces /backups/mysecret.blob')
+          .example('$0 backup --kind key --hsm-name myhsm --name signing -d /backups', 'A key of a Managed HSM')
+          .example('$0 backup --kind certificate --vault-name myvault --name tls', 'A certificate, with its key and secret')
           .example('$0 backup --secret-id https://myvault.vault.azure.net/secrets/mysecret -d /backups', 'Default name in /backups')
           .example('$0 backup --vault-name myvault --name mysecret --vault-dns-suffix vault.azure.cn', 'A vault in Azure China')
           .epilog(`Exit codes:\n   0  OK\n${EXIT_CODES_HELP}`),
@@ -232,14 +252,56 @@ export function createParser(cli: CliEnvironment): Argv {
           const credential = makeCredential(logger);
           const deps = dependencies(addressing, transportFrom(args, credential, addressing, logger), logger);
           const request: BackupRequest = {
+            kind: args.kind,
             vaultName: args['vault-name'],
+            ...(args['hsm-name'] !== undefined ? { hsmName: args['hsm-name'] } : {}),
             name: args.name,
             secretId: args['secret-id'],
             force: args.force,
             ...outputTarget(args['output-file'], args.directory),
           };
-          const outcome = await backupSecret(request, deps);
+          const outcome = await backupItem(request, deps);
           cli.stdout(outcome.path);
+          cli.setExitCode(0);
+        } catch (error) {
+          reportFailure(cli, error);
+        }
+      },
+    )
+    .command(
+      'restore',
+      'Restore one backup file into a vault and print what was restored, as one JSON line',
+      (y) =>
+        withCommon(y)
+          .option('kind', { choices: ITEM_KINDS, default: 'secret' as ItemKind, describe: 'What the file holds' })
+          .option('vault-name', { type: 'string', describe: 'Name of the key vault to restore into' })
+          .option('hsm-name', { type: 'string', describe: 'Name of a Managed HSM instead of a vault (--kind key)' })
+          .option('input-file', { alias: 'i', type: 'string', demandOption: true, describe: 'The backup file' })
+          .conflicts('vault-name', 'hsm-name')
+          .check((a) => {
+            if (a['vault-name'] === undefined && a['hsm-name'] === undefined) throw new Error('Give --vault-name or --hsm-name.');
+            return true;
+          })
+          .example('$0 restore --vault-name myvault -i ./myvault-mysecret-1764383221.4137', 'Restores a secret with all its versions')
+          .example('$0 restore --kind certificate --vault-name other -i ./tls.blob', 'A certificate, with its key and secret, into another vault of the subscription')
+          .epilog(`A restore never replaces an item: a name in use (${'ItemExists'}) or soft-deleted (${'ItemSoftDeleted'}) is refused; right after a purge the vault refuses for a few seconds, which is waited out.\n\nExit codes:\n   0  OK\n${EXIT_CODES_HELP}`),
+      async (args) => {
+        if (refused) return;
+        const logger = commandLogger(args['log-level'], 'text');
+        try {
+          const addressing = addressingFrom(args, cli.env);
+          const credential = makeCredential(logger);
+          const deps = dependencies(addressing, transportFrom(args, credential, addressing, logger), logger);
+          const item = await restoreItem(
+            {
+              kind: args.kind,
+              ...(args['vault-name'] !== undefined ? { vaultName: args['vault-name'] } : {}),
+              ...(args['hsm-name'] !== undefined ? { hsmName: args['hsm-name'] } : {}),
+              inputFile: path.resolve(cli.cwd, args['input-file']),
+            },
+            deps,
+          );
+          cli.stdout(JSON.stringify(item));
           cli.setExitCode(0);
         } catch (error) {
           reportFailure(cli, error);
@@ -304,10 +366,11 @@ export function createParser(cli: CliEnvironment): Argv {
             write: cli.stdout,
             logger,
             version: cli.version,
-            defaults: { context: '', concurrency: args.concurrency, logLevel: args['log-level'] },
+            defaults: { context: '', kind: 'secret', concurrency: args.concurrency, logLevel: args['log-level'] },
             idleTimeoutMs: Math.round(args['idle-timeout-seconds'] * 1000),
             within: routed.within,
-            backup: (request, settings, signal) => backupSecret(request, session.dependencies(settings), signal),
+            backup: (request, settings, signal) => backupItem(request, session.dependencies(settings), signal),
+            restore: (request, settings, signal) => restoreItem(request, session.dependencies(settings), signal),
             onAbort: () => cli.registry.removeAll(),
             diagnosticsWritten: routed.written,
             pipelineWarnings: cli.startupWarnings,
@@ -321,7 +384,7 @@ export function createParser(cli: CliEnvironment): Argv {
         }
       },
     )
-    .demandCommand(1, 'Give a command: backup or serve.')
+    .demandCommand(1, 'Give a command: backup, restore or serve.')
     .example('$0 backup --vault-name myvault --name mysecret', 'Back up one secret into the current directory')
     .epilog('Credentials: DefaultAzureCredential (environment service principal, workload identity, managed identity, Azure CLI, Azure PowerShell).\nA local CA is trusted with NODE_EXTRA_CA_CERTS; TLS verification cannot be turned off.')
     .fail((message, error) => {

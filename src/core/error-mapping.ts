@@ -1,4 +1,5 @@
 import { BackupError, type ErrorKind } from './errors.js';
+import { KIND_INFO, type ItemKind } from './item-kind.js';
 
 // What we need to know about a failure, whatever threw it: the SDK's
 // RestError, @azure/identity's errors, Node's system errors.
@@ -44,6 +45,30 @@ function isManagedByCertificate(facts: FailureFacts): boolean {
   return /associated with a certificate/i.test(facts.serviceMessage ?? '');
 }
 
+/** What a failure is about, for its message and its errorId: absent fields read as a secret's backup. */
+export interface FailureContext {
+  vaultName?: string;
+  name?: string;
+  kind?: ItemKind;
+  operation?: 'backup' | 'restore';
+}
+
+export type RestoreConflict = 'softDeleted' | 'transient' | 'inUse';
+
+/**
+ * A restore's 409, by what the vault said: a soft-deleted name (recorded as inner code
+ * ObjectIsDeletedButRecoverable, "deleted but recoverable"), a passing state ("being recovered",
+ * "being deleted", "retry later"), or the name in use. The last one is also what a vault answers
+ * for a few seconds after a purge (azure-sdk-for-net#26027), which restore.ts tells apart by looking.
+ */
+export function restoreConflictOf(facts: FailureFacts): RestoreConflict | undefined {
+  if (facts.statusCode !== 409) return undefined;
+  const text = facts.serviceMessage ?? facts.message ?? '';
+  if (facts.innerCode === 'ObjectIsDeletedButRecoverable' || /deleted but recoverable/i.test(text)) return 'softDeleted';
+  if (facts.innerCode === 'ObjectIsBeingRecovered' || facts.innerCode === 'ObjectIsBeingDeleted' || /being (?:recovered|deleted)|retry later/i.test(text)) return 'transient';
+  return 'inUse';
+}
+
 function kindForStatus(status: number): ErrorKind {
   if (status === 404) return 'NotFound';
   if (status === 403) return 'Forbidden';
@@ -53,31 +78,64 @@ function kindForStatus(status: number): ErrorKind {
 }
 
 /** Pure: decide the kind and the message from the facts of a failure. */
-export function mapFailure(facts: FailureFacts, context: { vaultName?: string; name?: string } = {}): BackupError {
+export function mapFailure(facts: FailureFacts, context: FailureContext = {}): BackupError {
+  const kind = context.kind ?? 'secret';
+  const operation = context.operation ?? 'backup';
+  const info = KIND_INFO[kind];
   const what = context.name !== undefined && context.vaultName !== undefined
-    ? `secret '${context.name}' in vault '${context.vaultName}'`
-    : 'the secret';
+    ? `${kind} '${context.name}' in vault '${context.vaultName}'`
+    : context.vaultName !== undefined && operation === 'restore'
+      ? `the ${kind} restored into vault '${context.vaultName}'`
+      : `the ${kind}`;
+  const conflict = operation === 'restore' ? restoreConflictOf(facts) : undefined;
+  if (conflict !== undefined) {
+    const said = facts.serviceMessage ?? facts.message ?? 'HTTP 409';
+    if (conflict === 'softDeleted') {
+      return new BackupError(
+        'SoftDeleted',
+        `The vault holds a deleted ${kind} of that name, which blocks the restore: recover it (Undo-AzKeyVault${title(kind)}Removal) or purge it (Remove-AzKeyVault${title(kind)} -InRemovedState), then restore again. The vault said: ${said}`,
+        { code: facts.innerCode ?? facts.serviceCode, status: 409 },
+      );
+    }
+    return new BackupError(
+      'Exists',
+      `A ${kind} of that name already exists in the vault, and a restore never replaces one: remove it (and purge it) first, or restore into another vault. The vault said: ${said}`,
+      { code: facts.innerCode ?? facts.serviceCode, status: 409 },
+    );
+  }
+  if (operation === 'restore' && facts.statusCode === 400) {
+    return new BackupError(
+      'InvalidBackup',
+      `The vault refused the backup: it is not a Key Vault ${kind} backup, it is damaged, or it was made in another subscription or geography, where it cannot be decrypted (a backup restores only within the subscription and geography it was made in). The vault said: ${facts.serviceMessage ?? facts.message ?? 'HTTP 400'}`,
+      { code: facts.innerCode ?? facts.serviceCode, status: 400 },
+    );
+  }
   if (isManagedByCertificate(facts)) {
     const certificate = context.name !== undefined && context.vaultName !== undefined
       ? `the certificate '${context.name}' (Backup-AzKeyVaultCertificate -VaultName '${context.vaultName}' -Name '${context.name}')`
       : 'the certificate of the same name (Backup-AzKeyVaultCertificate)';
     return new BackupError(
       'ManagedByCertificate',
-      `${what.charAt(0).toUpperCase()}${what.slice(1)} belongs to a Key Vault certificate, and the vault backs it up only with the certificate: back up ${certificate} instead, which includes this secret and its key. The vault said: ${facts.serviceMessage ?? facts.message ?? 'HTTP 403'}`,
+      `${what.charAt(0).toUpperCase()}${what.slice(1)} belongs to a Key Vault certificate, and the vault backs it up only with the certificate: back up ${certificate} instead, which includes this ${kind} and its ${kind === 'key' ? 'secret' : 'key'}. The vault said: ${facts.serviceMessage ?? facts.message ?? 'HTTP 403'}`,
       { code: facts.innerCode ?? facts.serviceCode, status: 403 },
     );
   }
   if (facts.statusCode !== undefined && facts.statusCode > 0) {
-    const kind = kindForStatus(facts.statusCode);
     const code = facts.innerCode ?? facts.serviceCode;
     const serviceMessage = facts.serviceMessage ?? facts.message ?? `HTTP ${facts.statusCode}`;
     let message = serviceMessage;
-    if (kind === 'Forbidden') {
-      message = `${serviceMessage} (backing up ${what} needs the 'secrets/backup' permission, or the Key Vault Secrets Officer role, for this identity)`;
-    } else if (kind === 'Throttled') {
+    const errorKind = kindForStatus(facts.statusCode);
+    if (errorKind === 'Forbidden') {
+      const doing = operation === 'restore' ? 'restoring' : 'backing up';
+      message = `${serviceMessage} (${doing} ${what} needs the '${info.collection}/${operation}' permission, or the ${info.role} role, for this identity)`;
+    } else if (errorKind === 'Throttled') {
       message = `${serviceMessage} (the vault kept throttling ${what} after every retry)`;
     }
-    return new BackupError(kind, message, { code: code ?? undefined, status: facts.statusCode });
+    return new BackupError(errorKind, message, {
+      code: code ?? undefined,
+      status: facts.statusCode,
+      ...(errorKind === 'NotFound' ? { errorId: info.notFoundId } : {}),
+    });
   }
   if (facts.name !== undefined && CREDENTIAL_ERRORS.has(facts.name)) {
     return new BackupError('Unauthenticated', firstLine(facts.message ?? 'No credential could sign in.'), { code: facts.name });
@@ -129,7 +187,11 @@ export function factsOf(error: unknown): FailureFacts {
   return facts;
 }
 
-export function toBackupError(error: unknown, context: { vaultName?: string; name?: string } = {}): BackupError {
+function title(kind: ItemKind): string {
+  return `${kind.charAt(0).toUpperCase()}${kind.slice(1)}`;
+}
+
+export function toBackupError(error: unknown, context: FailureContext = {}): BackupError {
   if (error instanceof BackupError) return error;
   return mapFailure(factsOf(error), context);
 }

@@ -11,6 +11,10 @@ export type ErrorKind =
   | 'Throttled'
   | 'Network'
   | 'FileExists'
+  | 'InputNotFound'
+  | 'Exists'
+  | 'SoftDeleted'
+  | 'InvalidBackup'
   | 'Io'
   | 'Service'
   | 'Protocol'
@@ -31,6 +35,10 @@ export const ERROR_KINDS: Readonly<Record<ErrorKind, KindInfo>> = {
   Throttled: { errorId: 'Throttled', category: 'LimitsExceeded', exitCode: 6 },
   Network: { errorId: 'ConnectionFailed', category: 'ConnectionError', exitCode: 7 },
   FileExists: { errorId: 'FileExists', category: 'ResourceExists', exitCode: 8 },
+  InputNotFound: { errorId: 'InputFileNotFound', category: 'ObjectNotFound', exitCode: 13 },
+  Exists: { errorId: 'ItemExists', category: 'ResourceExists', exitCode: 14 },
+  SoftDeleted: { errorId: 'ItemSoftDeleted', category: 'ResourceUnavailable', exitCode: 15 },
+  InvalidBackup: { errorId: 'InvalidBackup', category: 'InvalidData', exitCode: 16 },
   Io: { errorId: 'WriteFailed', category: 'WriteError', exitCode: 9 },
   Service: { errorId: 'ServiceError', category: 'InvalidOperation', exitCode: 10 },
   Protocol: { errorId: 'ProtocolError', category: 'InvalidData', exitCode: 11 },

@@ -13,31 +13,33 @@ export function describeValue(value: unknown): string {
   return JSON.stringify(value.length > 140 ? `${value.slice(0, 140)}…` : value);
 }
 
-export function validateVaultName(value: unknown): string {
+/** A vault's name, or a Managed HSM's (`what`: 'Managed HSM'), which follows the same rule. */
+export function validateVaultName(value: unknown, what = 'vault'): string {
   if (typeof value !== 'string' || value.length === 0) {
-    throw new BackupError('InvalidArgument', `The vault name is required; got ${describeValue(value)}.`);
+    throw new BackupError('InvalidArgument', `The ${what} name is required; got ${describeValue(value)}.`);
   }
   if (value.length < 3 || value.length > 24) {
-    throw new BackupError('InvalidArgument', `The vault name ${describeValue(value)} is invalid: it must be 3 to 24 characters long.`);
+    throw new BackupError('InvalidArgument', `The ${what} name ${describeValue(value)} is invalid: it must be 3 to 24 characters long.`);
   }
   if (!VAULT_NAME.test(value) || value.endsWith('-')) {
     throw new BackupError(
       'InvalidArgument',
-      `The vault name ${describeValue(value)} is invalid: use letters, digits and single hyphens, start with a letter and end with a letter or digit.`,
+      `The ${what} name ${describeValue(value)} is invalid: use letters, digits and single hyphens, start with a letter and end with a letter or digit.`,
     );
   }
   return value;
 }
 
-export function validateSecretName(value: unknown): string {
+/** Secrets, keys and certificates share one naming rule; `kind` only names the item in the message. */
+export function validateSecretName(value: unknown, kind = 'secret'): string {
   if (typeof value !== 'string' || value.length === 0) {
-    throw new BackupError('InvalidArgument', `The secret name is required; got ${describeValue(value)}.`);
+    throw new BackupError('InvalidArgument', `The ${kind} name is required; got ${describeValue(value)}.`);
   }
   if (value.length > 127) {
-    throw new BackupError('InvalidArgument', `The secret name ${describeValue(value)} is invalid: it must be 1 to 127 characters long.`);
+    throw new BackupError('InvalidArgument', `The ${kind} name ${describeValue(value)} is invalid: it must be 1 to 127 characters long.`);
   }
   if (!SECRET_NAME.test(value)) {
-    throw new BackupError('InvalidArgument', `The secret name ${describeValue(value)} is invalid: use only letters, digits and hyphens.`);
+    throw new BackupError('InvalidArgument', `The ${kind} name ${describeValue(value)} is invalid: use only letters, digits and hyphens.`);
   }
   return value;
 }

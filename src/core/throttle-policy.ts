@@ -4,6 +4,7 @@ import type { Logger } from './logger.js';
 import type { RateChange, RatePacer } from './rate-pacer.js';
 import { Limiter } from './throttle-limiter.js';
 import { isThrottling, retryAfterMs } from './transient-faults.js';
+import { abortableSleep } from './abortable-sleep.js';
 
 export interface VaultThrottleOptions {
   vaultName: string;
@@ -51,7 +52,7 @@ export class VaultThrottle {
       for (;;) {
         const cuts = this.pacer.cuts;
         const wait = this.pacer.reserve(this.now());
-        if (wait > 0) await sleep(wait, signal);
+        if (wait > 0) await abortableSleep(wait, signal);
         // A cut while this attempt waited voided its turn: it books one at the new rate.
         if (this.pacer.cuts === cuts) break;
       }
@@ -86,23 +87,6 @@ export class VaultThrottle {
 
 function rateText(perSecond: number): string {
   return String(Number(perSecond.toPrecision(3)));
-}
-
-function sleep(ms: number, signal?: AbortSignalLike): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const aborted = (): void => {
-      clearTimeout(timer);
-      const error = new Error('The backup was cancelled.');
-      error.name = 'AbortError';
-      reject(error);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', aborted);
-      resolve();
-    }, ms);
-    if (signal?.aborted) aborted();
-    else signal?.addEventListener('abort', aborted, { once: true });
-  });
 }
 
 /**

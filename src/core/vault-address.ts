@@ -12,7 +12,16 @@ export interface VaultAddressing {
    * such an explicit address relaxes the challenge's resource check.
    */
   override?: string;
+  /** The same for Managed HSMs (their own address and token resource); may contain {vault}. */
+  hsmOverride?: string;
 }
+
+/** Each Azure cloud's Managed HSM DNS suffix, by its Key Vault one (Az's ManagedHsmServiceEndpointSuffix). */
+export const HSM_DNS_SUFFIXES: Readonly<Record<string, string>> = {
+  'vault.azure.net': 'managedhsm.azure.net',
+  'vault.azure.cn': 'managedhsm.azure.cn',
+  'vault.usgovcloudapi.net': 'managedhsm.usgovcloudapi.net',
+};
 
 export interface VaultEndpoint {
   url: string;
@@ -55,6 +64,22 @@ export function vaultEndpoint(vaultName: string, addressing: VaultAddressing): V
     return { url, relaxChallengeResourceCheck: true };
   }
   return { url: `https://${vault}.${validateDnsSuffix(addressing.dnsSuffix)}`, relaxChallengeResourceCheck: false };
+}
+
+/** https://<hsm>.managedhsm.azure.net for the configured cloud, or the explicit HSM address. */
+export function hsmEndpoint(hsmName: string, addressing: VaultAddressing): VaultEndpoint {
+  const hsm = validateVaultName(hsmName, 'Managed HSM').toLowerCase();
+  if (addressing.hsmOverride !== undefined) {
+    return { url: addressing.hsmOverride.replace(/\{vault\}/g, hsm).replace(/\/+$/, ''), relaxChallengeResourceCheck: true };
+  }
+  const suffix = HSM_DNS_SUFFIXES[validateDnsSuffix(addressing.dnsSuffix)];
+  if (suffix === undefined) {
+    throw new BackupError(
+      'InvalidArgument',
+      `No Managed HSM address is known for the cloud of vault suffix '${addressing.dnsSuffix}': give the HSM's address with --hsm-url (or AZ_KEYVAULT_BACKUP_HSM_URL).`,
+    );
+  }
+  return { url: `https://${hsm}.${suffix}`, relaxChallengeResourceCheck: false };
 }
 
 export interface SecretReference {

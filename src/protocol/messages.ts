@@ -1,9 +1,11 @@
 import { BackupError } from '../core/errors.js';
 import type { BackupRequest } from '../core/backup.js';
+import { parseItemKind, type ItemKind } from '../core/item-kind.js';
 import { LOG_LEVELS, type LogLevel } from '../core/logger.js';
+import type { RestoreRequest } from '../core/restore.js';
 
 /** Bumped on any incompatible change to docs/protocol.md. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** The pipeline a line without a 'pipeline' field belongs to: begun implicitly with the command line's settings. */
 export const DEFAULT_PIPELINE = 0;
@@ -18,6 +20,8 @@ export type RequestId = string | number;
 export interface PipelineSettings {
   /** Whose tokens it uses: '' is the executable's own sign-in; any other value names one Az context of the module. */
   context: string;
+  /** What every item of the pipeline is: one cmdlet, one kind (a secret by default). */
+  kind?: ItemKind;
   dnsSuffix?: string;
   concurrency?: number;
   logLevel?: LogLevel;
@@ -27,7 +31,9 @@ export type Incoming =
   | { type: 'hello'; protocol: number; client?: string; features?: string[] }
   | { type: 'begin'; pipeline: number; settings: PipelineSettings }
   | { type: 'backup'; pipeline: number; id: RequestId; request: BackupRequest; after?: RequestId }
-  | { type: 'backupInvalid'; pipeline: number; id: RequestId; error: BackupError }
+  | { type: 'restore'; pipeline: number; id: RequestId; request: RestoreRequest }
+  /** A backup or restore whose id is readable but whose fields are not: it still gets its result. */
+  | { type: 'invalid'; pipeline: number; id: RequestId; error: BackupError }
   | { type: 'token'; context: string; token: string; expiresOnTimestamp: number; tenantId?: string; resource?: string }
   | { type: 'tokenUnavailable'; context: string; tenantId?: string; message?: string }
   | { type: 'cancel'; pipeline: number }
@@ -62,8 +68,8 @@ function optionalString(body: Record<string, unknown>, key: string): string | un
 
 /**
  * Pure: one line in, one message out, or a BackupError of kind Protocol.
- * A backup request whose id is readable but whose fields are wrong becomes
- * 'backupInvalid', so the module still gets a result for that id.
+ * A backup or restore request whose id is readable but whose fields are wrong
+ * becomes 'invalid', so the module still gets a result for that id.
  */
 export function parseLine(raw: string): Incoming {
   // Windows PowerShell 5.1 may put a UTF-8 BOM before the first line it writes.
@@ -99,6 +105,7 @@ export function parseLine(raw: string): Incoming {
       return { type: 'cancel', pipeline: pipelineOf(message) };
     case 'begin': {
       const settings: PipelineSettings = { context: contextOf(message) };
+      if (message.kind !== undefined) settings.kind = parseItemKind(message.kind);
       if (message.dnsSuffix !== undefined && message.dnsSuffix !== null) {
         if (typeof message.dnsSuffix !== 'string') throw new BackupError('Protocol', "'dnsSuffix' must be a string.");
         settings.dnsSuffix = message.dnsSuffix;
@@ -151,6 +158,7 @@ export function parseLine(raw: string): Incoming {
         }
         const request: BackupRequest = {
           vaultName: optionalString(message, 'vaultName'),
+          ...(message.hsmName !== undefined ? { hsmName: optionalString(message, 'hsmName') } : {}),
           name: optionalString(message, 'name'),
           secretId: optionalString(message, 'secretId'),
           outputFile: optionalString(message, 'outputFile'),
@@ -159,7 +167,24 @@ export function parseLine(raw: string): Incoming {
         };
         return { type: 'backup', pipeline, id, request, ...(after !== undefined ? { after } : {}) };
       } catch (error) {
-        return { type: 'backupInvalid', pipeline, id, error: error as BackupError };
+        return { type: 'invalid', pipeline, id, error: error as BackupError };
+      }
+    }
+    case 'restore': {
+      if (!isId(message.id)) throw new BackupError('Protocol', "'restore' needs an 'id' (a number or a short string).");
+      const id = message.id;
+      const pipeline = pipelineOf(message);
+      try {
+        const inputFile = optionalString(message, 'inputFile');
+        if (inputFile === undefined) throw new BackupError('InvalidArgument', "'restore' needs an 'inputFile'.");
+        const request: RestoreRequest = {
+          vaultName: optionalString(message, 'vaultName'),
+          ...(message.hsmName !== undefined ? { hsmName: optionalString(message, 'hsmName') } : {}),
+          inputFile,
+        };
+        return { type: 'restore', pipeline, id, request };
+      } catch (error) {
+        return { type: 'invalid', pipeline, id, error: error as BackupError };
       }
     }
     default:

@@ -1,6 +1,8 @@
 import { BackupError } from '../core/errors.js';
 import { toBackupError } from '../core/error-mapping.js';
 import type { BackupOutcome, BackupRequest } from '../core/backup.js';
+import type { RestoreRequest } from '../core/restore.js';
+import type { RestoredItem } from '../core/restored-item.js';
 import type { SuppliedToken } from '../core/credential.js';
 import type { Logger } from '../core/logger.js';
 import { composeFailureMessage } from './failure-message.js';
@@ -23,6 +25,8 @@ export interface ServeOptions {
   idleTimeoutMs: number;
   /** One backup of one pipeline; its diagnostics go to that pipeline at its log level. */
   backup(request: BackupRequest, settings: ResolvedSettings, signal: AbortSignal): Promise<BackupOutcome>;
+  /** One restore of one pipeline, like backup. */
+  restore(request: RestoreRequest, settings: ResolvedSettings, signal: AbortSignal): Promise<RestoredItem>;
   /** Runs fn with the pipeline's diagnostics routed to it (and filtered by its level). */
   within<T>(pipeline: number, level: LogLevel, fn: () => Promise<T>): Promise<T>;
   supplyToken(context: string, token: SuppliedToken): void;
@@ -44,11 +48,9 @@ export interface ServeOptions {
   setTimer?(fn: () => void, ms: number): { cancel(): void };
 }
 
-interface Job {
-  id: RequestId;
-  request: BackupRequest;
-  after?: RequestId;
-}
+type Job =
+  | { id: RequestId; op: 'backup'; request: BackupRequest; after?: RequestId }
+  | { id: RequestId; op: 'restore'; request: RestoreRequest; after?: undefined };
 
 interface Pipeline {
   id: number;
@@ -109,14 +111,23 @@ export async function serve(options: ServeOptions): Promise<number> {
     return count > 0 ? { logged: count } : {};
   };
 
-  const failureLine = (pipeline: number, id: RequestId, error: BackupError, request?: BackupRequest): string =>
-    JSON.stringify({
+  const failureLine = (pipeline: number, id: RequestId, error: BackupError, request?: BackupRequest | RestoreRequest): string => {
+    const about = request as (BackupRequest & Partial<RestoreRequest>) | undefined;
+    return JSON.stringify({
       type: 'result',
       id,
       ok: false,
-      error: { ...error.toJSON(), message: composeFailureMessage(error.message, request), vaultName: request?.vaultName, name: request?.name, secretId: request?.secretId },
+      error: {
+        ...error.toJSON(),
+        message: composeFailureMessage(error.message, about !== undefined ? { ...about, kind: pipelines.get(pipeline)?.settings.kind } : undefined),
+        vaultName: about?.vaultName ?? about?.hsmName,
+        name: about?.name,
+        secretId: about?.secretId,
+        inputFile: about?.inputFile,
+      },
       ...logged(pipeline),
     });
+  };
 
   const open = (id: number, settings?: PipelineSettings): Pipeline => {
     const p: Pipeline = {
@@ -166,7 +177,14 @@ export async function serve(options: ServeOptions): Promise<number> {
   const start = (p: Pipeline, job: Job): void => {
     p.running++;
     const previous = job.after !== undefined ? p.tails.get(job.after) : undefined;
-    const work = (previous ?? Promise.resolve()).then(() => options.within(p.id, p.settings.logLevel, () => options.backup(job.request, p.settings, p.abort.signal)));
+    const kind = p.settings.kind;
+    const work = (previous ?? Promise.resolve()).then(() =>
+      options.within(p.id, p.settings.logLevel, (): Promise<BackupOutcome | RestoredItem> =>
+        job.op === 'backup'
+          ? options.backup({ ...job.request, kind }, p.settings, p.abort.signal)
+          : options.restore({ ...job.request, kind }, p.settings, p.abort.signal),
+      ),
+    );
     const tail = work.then(
       () => undefined,
       () => undefined,
@@ -177,12 +195,15 @@ export async function serve(options: ServeOptions): Promise<number> {
         (outcome) => {
           if (p.cancelled) return;
           p.succeeded++;
-          write(JSON.stringify({ type: 'result', id: job.id, ok: true, path: outcome.path, bytes: outcome.bytes, ...logged(p.id) }));
+          if (job.op === 'backup') {
+            const backup = outcome as BackupOutcome;
+            write(JSON.stringify({ type: 'result', id: job.id, ok: true, path: backup.path, bytes: backup.bytes, ...logged(p.id) }));
+          } else write(JSON.stringify({ type: 'result', id: job.id, ok: true, item: outcome, ...logged(p.id) }));
         },
         (error: unknown) => {
           if (p.cancelled) return;
           p.failed++;
-          write(failureLine(p.id, job.id, toBackupError(error, job.request), job.request));
+          write(failureLine(p.id, job.id, toBackupError(error, { vaultName: job.request.vaultName, name: job.op === 'backup' ? job.request.name : undefined, kind, operation: job.op }), job.request));
         },
       )
       .finally(() => {
@@ -279,8 +300,8 @@ export async function serve(options: ServeOptions): Promise<number> {
       case 'tokenUnavailable':
         options.declineToken(message.context, message.tenantId, message.message);
         break;
-      case 'backupInvalid': {
-        const p = pipelineFor(message.pipeline, 'backup');
+      case 'invalid': {
+        const p = pipelineFor(message.pipeline, 'request');
         if (p === undefined) break;
         p.failed++;
         write(failureLine(p.id, message.id, message.error));
@@ -289,7 +310,14 @@ export async function serve(options: ServeOptions): Promise<number> {
       case 'backup': {
         const p = pipelineFor(message.pipeline, 'backup');
         if (p === undefined) break;
-        p.queue.push({ id: message.id, request: message.request, after: message.after });
+        p.queue.push({ id: message.id, op: 'backup', request: message.request, after: message.after });
+        pump(p);
+        break;
+      }
+      case 'restore': {
+        const p = pipelineFor(message.pipeline, 'restore');
+        if (p === undefined) break;
+        p.queue.push({ id: message.id, op: 'restore', request: message.request });
         pump(p);
         break;
       }

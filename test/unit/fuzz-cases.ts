@@ -252,7 +252,7 @@ export function fuzzOnce(r: Rng, stats: FuzzStats): void {
   count('protocol line', l.ok);
   if (l.ok) {
     const m = l.value;
-    if (m.type === 'backupInvalid' && (!(m.error instanceof BackupError) || m.error.kind !== 'InvalidArgument')) fail('parseLine', line, 'backupInvalid without an InvalidArgument error');
+    if (m.type === 'invalid' && (!(m.error instanceof BackupError) || m.error.kind !== 'InvalidArgument')) fail('parseLine', line, 'invalid without an InvalidArgument error');
     if (m.type === 'backup') {
       for (const key of ['vaultName', 'name', 'secretId', 'outputFile', 'directory'] as const) {
         if (m.request[key] !== undefined && typeof m.request[key] !== 'string') fail('parseLine', line, `${key} is not a string`);

@@ -2,11 +2,11 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync, lstatSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { backupSecret, type BackupDependencies } from '../../../src/core/backup.js';
+import { backupItem, type BackupDependencies } from '../../../src/core/backup.js';
 import { BackupError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/logger.js';
 
-describe('backupSecret with a path the file system refuses', () => {
+describe('backupItem with a path the file system refuses', () => {
   let dir: string;
   beforeEach(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'azkvb-backup-unit-'));
@@ -15,7 +15,7 @@ describe('backupSecret with a path the file system refuses', () => {
 
   // The same probes the CLI uses: they throw ENOTDIR for a path under a regular file.
   const deps = (): BackupDependencies => ({
-    clientFor: () => ({ backup: async () => new Uint8Array([1, 2, 3]) }),
+    clientFor: () => ({ backup: async () => new Uint8Array([1, 2, 3]), restore: async () => assert.fail('no restore'), exists: async () => false }),
     addressing: { dnsSuffix: 'vault.azure.net' },
     now: () => 1_700_000_000_000,
     isAbsolute: path.isAbsolute,
@@ -29,7 +29,7 @@ describe('backupSecret with a path the file system refuses', () => {
       writeFileSync(file, 'keep');
       const target = field === 'directory' ? file : path.join(file, 'x.blob');
       await assert.rejects(
-        backupSecret({ vaultName: 'myvault', name: 's', [field]: target, force: false }, deps()),
+        backupItem({ vaultName: 'myvault', name: 's', [field]: target, force: false }, deps()),
         (e: unknown) => e instanceof BackupError && e.kind === 'Io' && /not a directory/.test(e.message),
       );
     });

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { factsOf, mapFailure, toBackupError } from '../../../src/core/error-mapping.js';
+import { factsOf, mapFailure, restoreConflictOf, toBackupError } from '../../../src/core/error-mapping.js';
 import { BackupError, ERROR_KINDS } from '../../../src/core/errors.js';
 
 describe('error mapping', () => {
@@ -42,6 +42,43 @@ describe('error mapping', () => {
     assert.equal(mapFailure({ statusCode: 403, serviceCode: 'Forbidden', innerCode: 'SecretManagedByKeyVault' }).message.startsWith('The secret belongs'), true);
     // The same words with another status are not this refusal.
     assert.equal(mapFailure({ statusCode: 400, serviceMessage: refusal }, context).kind, 'Service');
+  });
+
+  it("maps a certificate's key refused with 403 to ManagedByCertificate, and a missing key or certificate to its own NotFound id", () => {
+    const keyContext = { vaultName: 'v', name: 'k', kind: 'key' as const };
+    const e = mapFailure({ statusCode: 403, innerCode: 'KeyManagedByKeyVault', serviceMessage: 'Operation "backup" is not allowed on this Key, since it is associated with a certificate.' }, keyContext);
+    assert.equal(e.errorId, 'ManagedByCertificate');
+    assert.match(e.message, /^Key 'k' in vault 'v' belongs to a Key Vault certificate.*includes this key and its secret/);
+    assert.equal(mapFailure({ statusCode: 404, serviceCode: 'KeyNotFound' }, keyContext).errorId, 'KeyNotFound');
+    assert.equal(mapFailure({ statusCode: 404 }, { ...keyContext, kind: 'certificate' }).errorId, 'CertificateNotFound');
+    assert.equal(mapFailure({ statusCode: 404 }, context).errorId, 'SecretNotFound');
+    const denied = mapFailure({ statusCode: 403, serviceCode: 'Forbidden', serviceMessage: 'no' }, { vaultName: 'v', kind: 'certificate', operation: 'restore' });
+    assert.equal(denied.errorId, 'AccessDenied');
+    assert.ok(denied.message.includes("'certificates/restore' permission") && denied.message.includes('Certificates Officer'), denied.message);
+  });
+
+  it("maps a restore's 409s and 400 to ItemExists, ItemSoftDeleted and InvalidBackup, each with its category", () => {
+    const restore = { vaultName: 'v', kind: 'secret' as const, operation: 'restore' as const };
+    const inUse = mapFailure({ statusCode: 409, serviceCode: 'Conflict', serviceMessage: 'Secret s already exists.' }, restore);
+    assert.deepEqual([inUse.errorId, inUse.category, inUse.exitCode], ['ItemExists', 'ResourceExists', 14]);
+    const deleted = mapFailure({ statusCode: 409, serviceCode: 'Conflict', innerCode: 'ObjectIsDeletedButRecoverable', serviceMessage: 'Secret s is currently in a deleted but recoverable state.' }, restore);
+    assert.deepEqual([deleted.errorId, deleted.category, deleted.exitCode], ['ItemSoftDeleted', 'ResourceUnavailable', 15]);
+    assert.ok(deleted.message.includes('Undo-AzKeyVaultSecretRemoval') && deleted.message.includes('Remove-AzKeyVaultSecret -InRemovedState'));
+    assert.equal(mapFailure({ statusCode: 409, serviceMessage: 'Secret s is currently in a deleted but recoverable state' }, restore).errorId, 'ItemSoftDeleted', 'the wording alone is enough');
+    const blob = mapFailure({ statusCode: 400, serviceCode: 'BadParameter', serviceMessage: 'Malformed backup blob.' }, restore);
+    assert.deepEqual([blob.errorId, blob.category, blob.exitCode], ['InvalidBackup', 'InvalidData', 16]);
+    assert.ok(blob.message.endsWith('Malformed backup blob.'));
+    // A backup's 409 or 400 is no restore conflict.
+    assert.equal(mapFailure({ statusCode: 409 }, context).kind, 'Service');
+    assert.equal(mapFailure({ statusCode: 400 }, context).kind, 'Service');
+  });
+
+  it("tells a restore's passing 409 (being recovered or deleted) from a name in use and a deleted one", () => {
+    assert.equal(restoreConflictOf({ statusCode: 409, innerCode: 'ObjectIsBeingRecovered' }), 'transient');
+    assert.equal(restoreConflictOf({ statusCode: 409, serviceMessage: 'Secret s is currently being deleted.' }), 'transient');
+    assert.equal(restoreConflictOf({ statusCode: 409, serviceMessage: 'Secret s already exists.' }), 'inUse');
+    assert.equal(restoreConflictOf({ statusCode: 409, innerCode: 'ObjectIsDeletedButRecoverable' }), 'softDeleted');
+    assert.equal(restoreConflictOf({ statusCode: 400 }), undefined);
   });
 
   it('maps network faults and cancellations to Network', () => {

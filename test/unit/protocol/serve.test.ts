@@ -52,10 +52,11 @@ describe('serve (one session, many pipelines)', () => {
       },
       logger: silentLogger,
       version: '9.9.9',
-      defaults: { context: '', concurrency: 4, logLevel: 'warning' },
+      defaults: { context: '', kind: 'secret', concurrency: 4, logLevel: 'warning' },
       idleTimeoutMs: 0,
       within: (_p, _l, fn) => fn(),
       backup: async (r) => ok(r),
+      restore: async () => assert.fail('this test restores nothing'),
       supplyToken: () => undefined,
       declineToken: () => undefined,
       enableTokenRequests: () => undefined,
@@ -198,9 +199,58 @@ describe('serve (one session, many pipelines)', () => {
     });
     await s.exit;
     assert.deepEqual(seen, [
-      { settings: { context: 'c1', concurrency: 4, logLevel: 'debug', dnsSuffix: 'vault.azure.cn' }, pipeline: 7, level: 'debug' },
-      { settings: { context: '', concurrency: 4, logLevel: 'warning' }, pipeline: 0, level: 'warning' },
+      { settings: { context: 'c1', kind: 'secret', concurrency: 4, logLevel: 'debug', dnsSuffix: 'vault.azure.cn' }, pipeline: 7, level: 'debug' },
+      { settings: { context: '', kind: 'secret', concurrency: 4, logLevel: 'warning' }, pipeline: 0, level: 'warning' },
     ]);
+  });
+
+  it("gives every request of a pipeline the pipeline's kind, and answers a restore with the item it brought back", async () => {
+    const backups: Array<[string | undefined, string | undefined]> = [];
+    const restores: Array<[string | undefined, string]> = [];
+    const s = start({
+      lines: linesOf(
+        [
+          hello,
+          { type: 'begin', pipeline: 1, kind: 'key' },
+          backupLine(1, 1, 'k'),
+          { type: 'begin', pipeline: 2, kind: 'certificate' },
+          { type: 'restore', pipeline: 2, id: 2, vaultName: 'v', inputFile: '/d/c.blob' },
+          { type: 'restore', pipeline: 2, id: 3, vaultName: 'v' },
+          { type: 'end', pipeline: 1 },
+          { type: 'end', pipeline: 2 },
+        ].map((l) => JSON.stringify(l)),
+      ),
+      backup: async (r) => {
+        backups.push([r.kind, r.name]);
+        return ok(r);
+      },
+      restore: async (r) => {
+        restores.push([r.kind, r.inputFile]);
+        return { kind: 'certificate', vaultName: 'v', name: 'c', version: '01' };
+      },
+    });
+    assert.equal(await s.exit, 0);
+    assert.deepEqual(backups, [['key', 'k']]);
+    assert.deepEqual(restores, [['certificate', '/d/c.blob']]);
+    assert.deepEqual(s.out.find((m) => m.id === 2), { type: 'result', id: 2, ok: true, item: { kind: 'certificate', vaultName: 'v', name: 'c', version: '01' } });
+    const invalid = s.out.find((m) => m.id === 3)!;
+    assert.equal(invalid.ok, false);
+    assert.equal(invalid.error.errorId, 'InvalidArgument');
+    assert.deepEqual(s.out.find((m) => m.type === 'done' && m.pipeline === 2), { type: 'done', pipeline: 2, succeeded: 1, failed: 1 });
+  });
+
+  it("names a failed restore's vault and file, and the pipeline's kind, in its message", async () => {
+    const s = start({
+      lines: linesOf([hello, { type: 'begin', pipeline: 1, kind: 'key' }, { type: 'restore', pipeline: 1, id: 1, hsmName: 'hsm1', inputFile: '/d/k.blob' }, { type: 'end', pipeline: 1 }].map((l) => JSON.stringify(l))),
+      restore: async () => Promise.reject(new BackupError('InputNotFound', "Cannot find backup key file '/d/k.blob'.")),
+    });
+    await s.exit;
+    const failed = s.out.find((m) => m.id === 1)!;
+    assert.equal(failed.error.errorId, 'InputFileNotFound');
+    assert.equal(failed.error.category, 'ObjectNotFound');
+    assert.equal(failed.error.message, "Cannot find backup key file '/d/k.blob'. (Managed HSM 'hsm1', file '/d/k.blob')");
+    assert.equal(failed.error.vaultName, 'hsm1');
+    assert.equal(failed.error.inputFile, '/d/k.blob');
   });
 
   it('refuses another protocol version, naming both', async () => {

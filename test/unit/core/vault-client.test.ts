@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { getCACertificates, setDefaultCACertificates } from 'node:tls';
 import { BackupError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import { createSecretClients, DEFAULT_TRANSPORT, VaultPacers, type TransportOptions } from '../../../src/core/secret-client.js';
+import { createVaultClients, DEFAULT_TRANSPORT, VaultPacers, type TransportOptions } from '../../../src/core/vault-client.js';
 import { identityEndpointCredential } from '../../support/identity-credential.js';
 import { startLocalVault, type LocalVault } from '../../support/local-vault/index.js';
 
@@ -43,7 +43,7 @@ describe('the vault clients (against the local vault)', function () {
 
   function clients(overrides: Partial<TransportOptions> = {}) {
     const credential = identityEndpointCredential(vault);
-    const clientFor = createSecretClients({
+    const clientFor = createVaultClients({
       ...DEFAULT_TRANSPORT,
       credential,
       addressing: { dnsSuffix: 'vault.azure.net', override: vault.vaultUrlTemplate },
@@ -60,7 +60,7 @@ describe('the vault clients (against the local vault)', function () {
     const v = fresh();
     vault.setSecret(v, 'db-password', 'hunter2');
     const { clientFor, credential } = clients();
-    const bytes = await clientFor(v).backup('db-password', {});
+    const bytes = await clientFor(v).backup('secret', 'db-password', {});
     assert.deepEqual(Buffer.from(bytes), vault.lastBackupBlob(v, 'db-password'));
     // The explicit address relaxes the challenge's resource check: the local vault names
     // https://vault.azure.net from 127.0.0.1, which the SDK would otherwise refuse.
@@ -78,7 +78,7 @@ describe('the vault clients (against the local vault)', function () {
     const v = fresh();
     vault.setSecret(v, 'Mixed-Case', 'x');
     const { clientFor } = clients();
-    await clientFor(v.toUpperCase()).backup('Mixed-Case', {});
+    await clientFor(v.toUpperCase()).backup('secret', 'Mixed-Case', {});
     const paths = backupsOf(v).map((r) => new URL(r.url, 'https://local').pathname);
     assert.deepEqual([...new Set(paths)], [`/${v}/secrets/Mixed-Case/backup`]);
   });
@@ -87,9 +87,9 @@ describe('the vault clients (against the local vault)', function () {
     const v = fresh();
     for (const n of ['a', 'b', 'c']) vault.setSecret(v, n, n);
     const { clientFor } = clients();
-    await clientFor(v).backup('a', {});
-    await clientFor(v.toUpperCase()).backup('b', {});
-    await clientFor(`${v[0]!.toUpperCase()}${v.slice(1)}`).backup('c', {});
+    await clientFor(v).backup('secret', 'a', {});
+    await clientFor(v.toUpperCase()).backup('secret', 'b', {});
+    await clientFor(`${v[0]!.toUpperCase()}${v.slice(1)}`).backup('secret', 'c', {});
     assert.deepEqual(
       backupsOf(v).map((r) => r.status),
       [401, 200, 200, 200],
@@ -102,8 +102,8 @@ describe('the vault clients (against the local vault)', function () {
     vault.setSecret(v1, 's', '1');
     vault.setSecret(v2, 's', '2');
     const { clientFor } = clients();
-    await clientFor(v1).backup('s', {});
-    await clientFor(v2).backup('s', {});
+    await clientFor(v1).backup('secret', 's', {});
+    await clientFor(v2).backup('secret', 's', {});
     assert.deepEqual(backupsOf(v1).map((r) => r.status), [401, 200]);
     assert.deepEqual(backupsOf(v2).map((r) => r.status), [401, 200]);
   });
@@ -111,7 +111,7 @@ describe('the vault clients (against the local vault)', function () {
   it('reports a secret the vault does not have as the SDK error (404) for the caller to map', async () => {
     const v = fresh();
     const { clientFor } = clients();
-    await assert.rejects(clientFor(v).backup('missing', {}), (e: unknown) => (e as { statusCode?: number }).statusCode === 404);
+    await assert.rejects(clientFor(v).backup('secret', 'missing', {}), (e: unknown) => (e as { statusCode?: number }).statusCode === 404);
   });
 
   it('refuses an answer over maxResponseBytes (oversized) as ResponseTooLarge, and writes nothing from it', async () => {
@@ -120,7 +120,7 @@ describe('the vault clients (against the local vault)', function () {
     const body = JSON.stringify({ value: randomBytes(4096).toString('base64url') });
     vault.faults.add({ vault: v, name: 'big', operation: 'backup' }, { kind: 'body', body });
     const { clientFor } = clients({ maxResponseBytes: 1024 });
-    await assert.rejects(clientFor(v).backup('big', {}), (e: unknown) => e instanceof BackupError && e.code === 'ResponseTooLarge' && e.status === 200);
+    await assert.rejects(clientFor(v).backup('secret', 'big', {}), (e: unknown) => e instanceof BackupError && e.code === 'ResponseTooLarge' && e.status === 200);
   });
 
   it('stops reading an endless answer at maxResponseBytes and hangs up (oversized)', async () => {
@@ -129,7 +129,7 @@ describe('the vault clients (against the local vault)', function () {
     vault.faults.add({ vault: v, name: 'endless', operation: 'backup' }, { kind: 'endless' });
     const { clientFor } = clients({ maxResponseBytes: 256 * 1024 });
     const started = Date.now();
-    await assert.rejects(clientFor(v).backup('endless', {}), (e: unknown) => e instanceof BackupError && e.code === 'ResponseTooLarge');
+    await assert.rejects(clientFor(v).backup('secret', 'endless', {}), (e: unknown) => e instanceof BackupError && e.code === 'ResponseTooLarge');
     assert.ok(Date.now() - started < 10_000, 'refused long before the 1 GiB the vault would send');
     // The vault sees the connection close (it stamps endedAt then) instead of pumping on.
     const deadline = Date.now() + 5_000;
@@ -144,7 +144,7 @@ describe('the vault clients (against the local vault)', function () {
     const body = JSON.stringify({ value: blob.toString('base64url') });
     vault.faults.add({ vault: v, name: 'fits', operation: 'backup' }, { kind: 'body', body });
     const { clientFor } = clients({ maxResponseBytes: Buffer.byteLength(body) });
-    assert.deepEqual(Buffer.from(await clientFor(v).backup('fits', {})), blob);
+    assert.deepEqual(Buffer.from(await clientFor(v).backup('secret', 'fits', {})), blob);
   });
 
   it('gives up on an attempt after requestTimeoutMs when the vault never answers', async () => {
@@ -152,10 +152,10 @@ describe('the vault clients (against the local vault)', function () {
     vault.setSecret(v, 'slow', 'x');
     const { clientFor } = clients({ requestTimeoutMs: 300 });
     // The challenge first, so the hang is the authorised request's.
-    await clientFor(v).backup('slow', {});
+    await clientFor(v).backup('secret', 'slow', {});
     vault.faults.add({ vault: v, name: 'slow', operation: 'backup' }, { kind: 'hang' });
     const started = Date.now();
-    await assert.rejects(clientFor(v).backup('slow', {}));
+    await assert.rejects(clientFor(v).backup('secret', 'slow', {}));
     const ms = Date.now() - started;
     assert.ok(ms >= 250 && ms < 10_000, `gave up after ${ms} ms`);
   });
@@ -168,7 +168,7 @@ describe('the vault clients (against the local vault)', function () {
     // on an answer): a short one, so it cannot hold this test process open for the default minute.
     const { clientFor } = clients({ requestTimeoutMs: 3_000 });
     const started = Date.now();
-    await assert.rejects(clientFor(v).backup('cancelled', { signal: AbortSignal.timeout(300) }), (e: unknown) => (e as { name?: string }).name === 'AbortError');
+    await assert.rejects(clientFor(v).backup('secret', 'cancelled', { signal: AbortSignal.timeout(300) }), (e: unknown) => (e as { name?: string }).name === 'AbortError');
     assert.ok(Date.now() - started < 2_500, 'the abort, not the attempt timeout, ended it');
   });
 
@@ -188,7 +188,7 @@ describe('the vault clients (against the local vault)', function () {
         vault.setSecret(v, 's', 'x');
         vault.faults.add({ vault: v, name: 's', operation: 'backup' }, { kind: 'body', body: c.body, ...(c.contentType !== undefined ? { contentType: c.contentType } : {}) });
         const { clientFor } = clients();
-        await assert.rejects(clientFor(v).backup('s', {}), isInvalidResponse(c.message));
+        await assert.rejects(clientFor(v).backup('secret', 's', {}), isInvalidResponse(c.message));
       });
     }
 
@@ -198,7 +198,7 @@ describe('the vault clients (against the local vault)', function () {
       const blob = randomBytes(64);
       vault.faults.add({ vault: v, name: 's', operation: 'backup' }, { kind: 'body', body: JSON.stringify({ value: blob.toString('base64url') }), contentType: 'application/vnd.example+json; charset=utf-8' });
       const { clientFor } = clients();
-      assert.deepEqual(Buffer.from(await clientFor(v).backup('s', {})), blob);
+      assert.deepEqual(Buffer.from(await clientFor(v).backup('secret', 's', {})), blob);
     });
   });
 });

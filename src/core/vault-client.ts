@@ -2,13 +2,14 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { decodeBase64Url } from './base64url.js';
 import { BackupError } from './errors.js';
-import type { SecretBackupClient } from './backup.js';
+import type { VaultItemClient, VaultLocation } from './backup.js';
 import type { Logger } from './logger.js';
 import { KEY_VAULT_SECRETS_PER_SECOND, RatePacer } from './rate-pacer.js';
 import { vaultThrottlePolicy, VaultThrottle } from './throttle-policy.js';
 import { attemptTimeoutPolicy, vaultRetryStrategy } from './transient-faults.js';
 import { sizeCapPolicy } from './size-cap.js';
-import { vaultEndpoint, type VaultAddressing } from './vault-address.js';
+import { restoredCertificate, restoredKey, restoredSecret } from './restored-item.js';
+import { hsmEndpoint, vaultEndpoint, type VaultAddressing } from './vault-address.js';
 
 export interface TransportOptions {
   credential: TokenCredential;
@@ -87,10 +88,20 @@ function retryLoggingPolicy(logger: Logger): PipelinePolicy {
   };
 }
 
+/** The three SDK clients' shared surface that this file uses, so one vault's clients are made alike. */
+type ClientOptions = Omit<NonNullable<ConstructorParameters<typeof import('@azure/keyvault-secrets').SecretClient>[2]>, 'serviceVersion'>;
+
+/** One vault's (or Managed HSM's) SDK clients, one per kind as first needed, sharing its throttle. */
+interface VaultClients {
+  secrets(): Promise<import('@azure/keyvault-secrets').SecretClient>;
+  keys(): Promise<import('@azure/keyvault-keys').KeyClient>;
+  certificates(): Promise<import('@azure/keyvault-certificates').CertificateClient>;
+}
+
 /**
- * One SecretClient per vault, created on first use, with that vault's
- * throttle (gate and pacer). The SDK is imported here, lazily, so --help and
- * --version never pay for loading it.
+ * One set of SDK clients per vault, created on first use, with that vault's throttle (gate and
+ * pacer) shared by its secrets, keys and certificates clients, as the vault counts all of them.
+ * The SDKs are imported here, lazily, so --help and --version never pay for loading them.
  *
  * The pipeline's hooks (docs/reliability.md, "Retries and throttling"):
  * the SDK's own retry policy is left at no retries, and ONE retryPolicy from
@@ -100,12 +111,14 @@ function retryLoggingPolicy(logger: Logger): PipelinePolicy {
  * answer, turn a timed-out attempt into a retriable transport error, and
  * read the body under the size cap.
  */
-export function createSecretClients(options: TransportOptions): (vaultName: string, dnsSuffix?: string) => SecretBackupClient {
-  const clients = new Map<string, Promise<SecretBackupClient>>();
+export function createVaultClients(options: TransportOptions): (vaultName: string, location?: VaultLocation) => VaultItemClient {
+  const vaults = new Map<string, VaultItemClient>();
   const pacers = options.pacers ?? new VaultPacers(options.maxRequestsPerSecond);
-  const make = async (vaultName: string, dnsSuffix: string | undefined): Promise<SecretBackupClient> => {
-    const [{ SecretClient }, { retryPolicy, RestError }] = await Promise.all([import('@azure/keyvault-secrets'), import('@azure/core-rest-pipeline')]);
-    const endpoint = vaultEndpoint(vaultName, dnsSuffix !== undefined ? { ...options.addressing, dnsSuffix } : options.addressing);
+  const connect = (vaultName: string, location: VaultLocation | undefined): VaultClients => {
+    const endpoint =
+      location?.hsm === true
+        ? hsmEndpoint(vaultName, options.addressing)
+        : vaultEndpoint(vaultName, location?.dnsSuffix !== undefined ? { ...options.addressing, dnsSuffix: location.dnsSuffix } : options.addressing);
     const throttle = new VaultThrottle({
       vaultName,
       maxConcurrency: options.maxConcurrency,
@@ -114,10 +127,10 @@ export function createSecretClients(options: TransportOptions): (vaultName: stri
       pacer: pacers.for(endpoint.url),
     });
     const timing = { retryDelayMs: options.retryDelayMs, maxRetryDelayMs: options.maxRetryDelayMs };
-    const client = new SecretClient(endpoint.url, options.credential, {
+    const clientOptions = import('@azure/core-rest-pipeline').then(({ retryPolicy, RestError }): ClientOptions => ({
       disableChallengeResourceVerification: endpoint.relaxChallengeResourceCheck,
       // The SDK's default retry policy (its throttling and exponential strategies) makes one pass
-      // and no retries: SecretClient keeps its pipeline private, so it cannot be removed by name.
+      // and no retries: the clients keep their pipelines private, so it cannot be removed by name.
       retryOptions: { maxRetries: 0 },
       // All after the SDK's Sign step, in this order: the retry loop, then per attempt inside it.
       additionalPolicies: [
@@ -128,20 +141,32 @@ export function createSecretClients(options: TransportOptions): (vaultName: stri
         { policy: sizeCapPolicy(options.maxResponseBytes), position: 'perRetry' },
       ],
       userAgentOptions: { userAgentPrefix: 'az-keyvault-backup' },
-    });
+    }));
+    const once = <T>(make: () => Promise<T>): (() => Promise<T>) => {
+      let made: Promise<T> | undefined;
+      return () => (made ??= make());
+    };
     return {
-      async backup(name, { signal }) {
+      secrets: once(async () => new (await import('@azure/keyvault-secrets')).SecretClient(endpoint.url, options.credential, await clientOptions)),
+      keys: once(async () => new (await import('@azure/keyvault-keys')).KeyClient(endpoint.url, options.credential, await clientOptions)),
+      certificates: once(async () => new (await import('@azure/keyvault-certificates')).CertificateClient(endpoint.url, options.credential, await clientOptions)),
+    };
+  };
+  const itemClient = (vaultName: string, hsm: boolean, clients: VaultClients): VaultItemClient => {
+    const request = (signal: AbortSignal | undefined) => ({ abortSignal: signal, requestOptions: { timeout: options.requestTimeoutMs } });
+    return {
+      async backup(kind, name, { signal }) {
         let rawValue: unknown;
         let sawBody = false;
-        await client.backupSecret(name, {
-          abortSignal: signal,
-          requestOptions: { timeout: options.requestTimeoutMs },
-          onResponse: (response) => {
-            if (response.status !== 200) return;
-            sawBody = true;
-            rawValue = parseValue(response.bodyAsText, response.headers.get('content-type'));
-          },
-        });
+        const onResponse = (response: { status: number; bodyAsText?: string | null; headers: { get(name: string): string | undefined } }): void => {
+          if (response.status !== 200) return;
+          sawBody = true;
+          rawValue = parseValue(response.bodyAsText, response.headers.get('content-type'));
+        };
+        const opts = { ...request(signal), onResponse };
+        if (kind === 'secret') await (await clients.secrets()).backupSecret(name, opts);
+        else if (kind === 'key') await (await clients.keys()).backupKey(name, opts);
+        else await (await clients.certificates()).backupCertificate(name, opts);
         if (!sawBody) {
           throw new BackupError('Service', 'The vault answered without a backup body.', { code: 'InvalidResponse' });
         }
@@ -149,17 +174,38 @@ export function createSecretClients(options: TransportOptions): (vaultName: stri
         // decoder: a corrupted answer must fail, not become a corrupted file.
         return decodeBase64Url(rawValue);
       },
+      async restore(kind, backup, { signal }) {
+        if (kind === 'secret') return restoredSecret(vaultName, await (await clients.secrets()).restoreSecretBackup(backup, request(signal)));
+        if (kind === 'key') return restoredKey(vaultName, await (await clients.keys()).restoreKeyBackup(backup, request(signal)), hsm);
+        return restoredCertificate(vaultName, await (await clients.certificates()).restoreCertificateBackup(backup, request(signal)));
+      },
+      async exists(kind, name, { signal }) {
+        try {
+          if (kind === 'secret') {
+            // The versions' list, not the secret: looking must never fetch a secret's value.
+            const pages = (await clients.secrets()).listPropertiesOfSecretVersions(name, request(signal)).byPage({ maxPageSize: 1 });
+            const first = await pages.next();
+            return first.done !== true && first.value.length > 0;
+          }
+          if (kind === 'key') await (await clients.keys()).getKey(name, request(signal));
+          else await (await clients.certificates()).getCertificate(name, request(signal));
+          return true;
+        } catch (error) {
+          if ((error as { statusCode?: number }).statusCode === 404) return false;
+          throw error;
+        }
+      },
     };
   };
-  return (vaultName, dnsSuffix) => {
-    const key = `${vaultName.toLowerCase()}|${dnsSuffix ?? ''}`;
-    let pending = clients.get(key);
-    if (pending === undefined) {
-      pending = make(vaultName, dnsSuffix);
-      clients.set(key, pending);
+  return (vaultName, location) => {
+    const hsm = location?.hsm === true;
+    const key = `${vaultName.toLowerCase()}|${hsm ? 'hsm' : (location?.dnsSuffix ?? '')}`;
+    let client = vaults.get(key);
+    if (client === undefined) {
+      client = itemClient(vaultName, hsm, connect(vaultName, location));
+      vaults.set(key, client);
     }
-    const ready = pending;
-    return { backup: async (name, opts) => (await ready).backup(name, opts) };
+    return client;
   };
 }
 
