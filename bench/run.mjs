@@ -140,7 +140,7 @@ async function scenarioNaive(exe, vault) {
 // ---- serve directly: peak memory and the throttled vault ---------------------------------------
 
 function serveInput(names, dir) {
-  const lines = [JSON.stringify({ type: 'hello', protocol: 2, client: 'bench' })];
+  const lines = [JSON.stringify({ type: 'hello', protocol: 3, client: 'bench' })];
   names.forEach((name, i) => lines.push(JSON.stringify({ type: 'backup', id: i + 1, vaultName: VAULT, name, directory: dir, force: false })));
   lines.push(JSON.stringify({ type: 'end' }), '');
   return lines.join('\n');

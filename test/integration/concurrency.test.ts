@@ -8,7 +8,7 @@ import { parseLines, resultsById, type Message } from '../support/serve-session.
 
 // A whole vault through one `serve` process: concurrent, each answer as it is done, throttle-proof.
 const VAULT = 'concurrency';
-const HELLO = JSON.stringify({ type: 'hello', protocol: 2, client: 'concurrency test' });
+const HELLO = JSON.stringify({ type: 'hello', protocol: 3, client: 'concurrency test' });
 const END = JSON.stringify({ type: 'end' });
 
 type Line = Message;

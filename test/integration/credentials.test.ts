@@ -22,7 +22,7 @@ function startServe(args: string[], env: NodeJS.ProcessEnv) {
   };
 }
 
-const hello = (features?: string[]) => ({ type: 'hello', protocol: 2, client: 'credentials test', ...(features ? { features } : {}) });
+const hello = (features?: string[]) => ({ type: 'hello', protocol: 3, client: 'credentials test', ...(features ? { features } : {}) });
 
 describe('the executable signing in by itself', function () {
   this.timeout(60_000);

@@ -153,8 +153,8 @@ describe('the az-keyvault-backup executable', function () {
     assert.deepEqual(readdirSync(dir), []);
   });
 
-  describe('serve mode (protocol 2)', () => {
-    const hello = JSON.stringify({ type: 'hello', protocol: 2, client: 'test' });
+  describe('serve mode (protocol 3)', () => {
+    const hello = JSON.stringify({ type: 'hello', protocol: 3, client: 'test' });
     const req = (id: number | string, name: string, extra: Record<string, unknown> = {}) =>
       JSON.stringify({ type: 'backup', id, vaultName: VAULT, name, directory: dir, force: false, ...extra });
     const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -166,7 +166,7 @@ describe('the az-keyvault-backup executable', function () {
       const run = await runExe(['serve', '--concurrency', '4'], { env, input });
       assert.equal(run.code, 0, run.stderr);
       const lines = parseLines(run.stdout);
-      assert.deepEqual(lines[0], { type: 'hello', protocol: 2, version: packageVersion() });
+      assert.deepEqual(lines[0], { type: 'hello', protocol: 3, version: packageVersion() });
       const results = resultsById(lines);
       assert.deepEqual(results.map((r) => [r.id, r.ok]), [[1, true], [2, false], [3, true], [4, false], [5, false]], 'each id answered exactly once');
       assert.deepEqual([results[1]!.error?.errorId, results[1]!.error?.category], ['SecretNotFound', 'ObjectNotFound']);
@@ -191,8 +191,8 @@ describe('the az-keyvault-backup executable', function () {
       const lines = parseLines(run.stdout);
       assert.equal(lines.length, 1, run.stdout);
       const [mismatch] = lines;
-      assert.deepEqual([mismatch!.type, mismatch!.errorId, mismatch!.kind, mismatch!.protocol], ['error', 'ProtocolVersionMismatch', 'Protocol', 2]);
-      assert.match(mismatch!.message!, /protocol 1\b.*protocol 2\b/);
+      assert.deepEqual([mismatch!.type, mismatch!.errorId, mismatch!.kind, mismatch!.protocol], ['error', 'ProtocolVersionMismatch', 'Protocol', 3]);
+      assert.match(mismatch!.message!, /protocol 1\b.*protocol 3\b/);
       assert.deepEqual(vault.requests, []);
       assert.deepEqual(readdirSync(dir), []);
     });

@@ -11,7 +11,7 @@ import { assertBackupFile, backedUp, backupRequests, defaultNamePattern, filesIn
 // its arguments, then behaves as AZKVB_TRAP_MODE says (by default it fails before the handshake).
 const TRAP = `#!/bin/sh
 echo "$*" >> "$AZKVB_TRAP_LOG"
-hello='{"type":"hello","protocol":2,"version":"9.9.9"}'
+hello='{"type":"hello","protocol":3,"version":"9.9.9"}'
 case "$AZKVB_TRAP_MODE" in
   crash) read -r line; echo "$hello"; read -r line; echo 'TRAP-STDERR-MARKER runtime failure' >&2; exit 70 ;;
   mismatch) read -r line; echo '{"type":"error","errorId":"ProtocolVersionMismatch","kind":"Protocol","message":"protocol 3 only","protocol":3}'; exit 11 ;;

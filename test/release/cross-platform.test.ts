@@ -66,12 +66,12 @@ for (const { rid, emulator, label } of TARGETS) {
       assert.deepEqual(backups.map((q) => [q.status, q.authorized]), [[401, false], [200, true]]);
     });
 
-    it('speaks the module\'s protocol 2: handshake with its version, two backups to named files answered by id, done for pipeline 0', async function () {
+    it('speaks the module\'s protocol 3: handshake with its version, two backups to named files answered by id, done for pipeline 0', async function () {
       const vaultName = uniqueVault();
       vault.setSecret(vaultName, 'one', 'first');
       vault.setSecret(vaultName, 'two', 'second');
       const lines = [
-        { type: 'hello', protocol: 2, client: 'release test' },
+        { type: 'hello', protocol: 3, client: 'release test' },
         { type: 'backup', id: 1, vaultName, name: 'one', outputFile: emu.nativePath(join(dir, 'one.blob')), force: false },
         { type: 'backup', id: 2, vaultName, name: 'two', outputFile: emu.nativePath(join(dir, 'two.blob')), force: false },
         { type: 'backup', id: 3, vaultName, name: 'missing', outputFile: emu.nativePath(join(dir, 'three.blob')), force: false },
@@ -80,7 +80,7 @@ for (const { rid, emulator, label } of TARGETS) {
       const r = await run(['serve'], vaultEnv(), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
       assert.equal(r.code, 0, r.stderr);
       const answers = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-      assert.deepEqual(answers[0], { type: 'hello', protocol: 2, version: packageVersion() });
+      assert.deepEqual(answers[0], { type: 'hello', protocol: 3, version: packageVersion() });
       // Written as each is done, in any order: compared by id.
       const results = answers.filter((a) => a['type'] === 'result').sort((a, b) => Number(a['id']) - Number(b['id']));
       assert.deepEqual(results.map((a) => [a['id'], a['ok'], a['path']]), [

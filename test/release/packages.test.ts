@@ -96,11 +96,11 @@ describe('release: packages, checksums and one version everywhere', function () 
     assert.equal(run.status, 0, run.stderr);
     assert.equal(run.stdout.trim(), version);
     // The handshake is how the module learns it (a blocking run is fine: no vault is involved).
-    const input = `${JSON.stringify({ type: 'hello', protocol: 2, client: 'release test' })}\n${JSON.stringify({ type: 'end' })}\n`;
+    const input = `${JSON.stringify({ type: 'hello', protocol: 3, client: 'release test' })}\n${JSON.stringify({ type: 'end' })}\n`;
     const serve = spawnSync(packagedExe('linux-x64'), ['serve'], { encoding: 'utf8', input, env: { PATH: '/usr/bin:/bin', HOME: tmpdir() } });
     assert.equal(serve.status, 0, serve.stderr);
     assert.deepEqual(serve.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown), [
-      { type: 'hello', protocol: 2, version },
+      { type: 'hello', protocol: 3, version },
       { type: 'done', pipeline: 0, succeeded: 0, failed: 0 },
     ]);
   });

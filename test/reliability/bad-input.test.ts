@@ -109,7 +109,7 @@ describe('reliability: bad input is refused before any request', function () {
       { vaultName: VAULT, name: 'fine', directory: dir, force: 'yes' },
       { vaultName: null, name: null, directory: dir },
     ];
-    const lines = [JSON.stringify({ type: 'hello', protocol: 2, client: 'reliability' })];
+    const lines = [JSON.stringify({ type: 'hello', protocol: 3, client: 'reliability' })];
     requests.forEach((r, id) => lines.push(JSON.stringify({ type: 'backup', id, force: false, ...r })));
     lines.push('{"type":"end"}');
     const run = await runExe(['serve'], { env, input: `${lines.join('\n')}\n` });
@@ -143,7 +143,7 @@ describe('reliability: bad input is refused before any request', function () {
       '{"type":"token","token":"","expiresOn":1}',
       '{"type":"token","token":"abc"}',
       '{"type":"hello","protocol":1}',
-      '{"type":"hello","protocol":2}',
+      '{"type":"hello","protocol":3}',
       '{"type":"end","pipeline":-1}',
       '{"type":"end","pipeline":"1"}',
       '{"type":"cancel","pipeline":1.5}',
@@ -165,7 +165,7 @@ describe('reliability: bad input is refused before any request', function () {
     const misplaced = ['{"type":"begin","pipeline":5}', '{"type":"begin","pipeline":5}'];
     const input = [
       '{"type":"backup","id":0}', // before the handshake
-      JSON.stringify({ type: 'hello', protocol: 2, client: 'reliability' }),
+      JSON.stringify({ type: 'hello', protocol: 3, client: 'reliability' }),
       ...malformed,
       JSON.stringify(good),
       ...misplaced,

@@ -221,7 +221,7 @@ describe('reliability: vault and network faults against the executable', functio
       { name: 'p-reset-mid-body', fault: { kind: 'resetMidBody' }, kind: 'Network', errorId: 'ConnectionFailed' },
       { name: 'p-hang', fault: { kind: 'hang' }, kind: 'Network', errorId: 'ConnectionFailed' },
     ];
-    const lines = [JSON.stringify({ type: 'hello', protocol: 2, client: 'reliability' })];
+    const lines = [JSON.stringify({ type: 'hello', protocol: 3, client: 'reliability' })];
     persistent.forEach((p, i) => {
       vault.setSecret(VAULT, p.name, `the value of ${p.name}`);
       vault.faults.add({ vault: VAULT, name: p.name, operation: 'backup' }, p.fault, Infinity);

@@ -49,7 +49,7 @@ describe('reliability: secrets hygiene of the executable', function () {
 
     const exe = startExe(['serve', '--log-level', 'debug'], env);
     const send = (message: unknown) => exe.child.stdin.write(`${JSON.stringify(message)}\n`);
-    send({ type: 'hello', protocol: 2, client: 'hygiene' });
+    send({ type: 'hello', protocol: 3, client: 'hygiene' });
     send({ type: 'token', token, expiresOn });
     send({ type: 'backup', id: 1, vaultName: VAULT, name: 'precious', directory: dir, force: false });
     send({ type: 'backup', id: 2, vaultName: VAULT, name: 'echo-blob', directory: dir, force: false });
@@ -59,7 +59,7 @@ describe('reliability: secrets hygiene of the executable', function () {
     const pid = exe.child.pid!;
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
-    // End pipeline 0 and close stdin: a protocol-2 session otherwise stays up for the next pipeline.
+    // End pipeline 0 and close stdin: a protocol-3 session otherwise stays up for the next pipeline.
     exe.child.stdin.end(`${JSON.stringify({ type: 'end' })}\n`);
     const run = await exe.done;
     assert.equal(run.code, 0, run.stderr);

@@ -176,7 +176,7 @@ describe('reliability: local faults (file system, signals) against the executabl
     const { body } = bigBackupBody(40 * 1024 * 1024);
     vault.faults.add({ vault: VAULT, name: 'plain', operation: 'backup' }, { kind: 'body', body, contentType: 'application/json' });
     const exe = startExe(['serve'], env);
-    exe.child.stdin.write(`${JSON.stringify({ type: 'hello', protocol: 2 })}\n`);
+    exe.child.stdin.write(`${JSON.stringify({ type: 'hello', protocol: 3 })}\n`);
     exe.child.stdin.write(`${JSON.stringify({ type: 'backup', id: 1, vaultName: VAULT, name: 'plain', outputFile: path.join(dir, 't.blob'), force: false })}\n`);
     const temp = await whenTempFileAppears(dir, 20_000, () => exe.child.stdin.end());
     const run = await exe.done;
@@ -193,7 +193,7 @@ describe('reliability: local faults (file system, signals) against the executabl
     vault.faults.add({ vault: VAULT, name: 'plain', operation: 'backup' }, { kind: 'body', body, contentType: 'application/json' });
     const target = path.join(dir, 't.blob');
     const exe = startExe(['serve'], env);
-    exe.child.stdin.write(`${JSON.stringify({ type: 'hello', protocol: 2 })}\n`);
+    exe.child.stdin.write(`${JSON.stringify({ type: 'hello', protocol: 3 })}\n`);
     exe.child.stdin.write(`${JSON.stringify({ type: 'backup', id: 1, vaultName: VAULT, name: 'plain', outputFile: target, force: false })}\n`);
     const temp = await whenTempFileAppears(dir, 20_000, () => exe.child.stdin.end(`${JSON.stringify({ type: 'end' })}\n`));
     const run = await exe.done;

@@ -8,7 +8,7 @@ import { runProcess, startProcess } from '../../support/spawn.js';
 // compiled, unbundled entry point on this Node (the integration suite runs the bundled executable).
 
 const MAIN = join(repoRoot(), 'out', 'src', 'cli', 'main.js');
-const HELLO = `${JSON.stringify({ type: 'hello', protocol: 2, client: 'main.test' })}\n`;
+const HELLO = `${JSON.stringify({ type: 'hello', protocol: 3, client: 'main.test' })}\n`;
 
 describe('the entry point', function () {
   this.timeout(20_000);

@@ -118,13 +118,13 @@ describe('the command line: retry and timeout limits', () => {
   });
 });
 
-describe('the command line: serve speaks protocol 2', () => {
-  it('answers a protocol-2 hello with its version and an end of pipeline 0 with done, exit 0, asking no credential', async () => {
-    const h = harness({}, ['{"type":"hello","protocol":2,"client":"unit"}', '{"type":"end"}']);
+describe('the command line: serve speaks protocol 3', () => {
+  it('answers a protocol-3 hello with its version and an end of pipeline 0 with done, exit 0, asking no credential', async () => {
+    const h = harness({}, ['{"type":"hello","protocol":3,"client":"unit"}', '{"type":"end"}']);
     await createParser(h.cli).parseAsync(['serve', '--idle-timeout-seconds', '0']);
     assert.equal(h.exitCode(), 0, h.err.join('\n'));
     assert.deepEqual(h.out.map((l) => JSON.parse(l)), [
-      { type: 'hello', protocol: 2, version: '1.2.3' },
+      { type: 'hello', protocol: 3, version: '1.2.3' },
       { type: 'done', pipeline: 0, succeeded: 0, failed: 0 },
     ]);
     assert.equal(h.credentialAsked(), 0);
@@ -136,7 +136,7 @@ describe('the command line: serve speaks protocol 2', () => {
     assert.equal(h.exitCode(), 11);
     assert.equal(h.out.length, 1, h.out.join('\n'));
     const answer = JSON.parse(h.out[0]!) as { errorId: string; protocol: number };
-    assert.deepEqual([answer.errorId, answer.protocol], ['ProtocolVersionMismatch', 2]);
+    assert.deepEqual([answer.errorId, answer.protocol], ['ProtocolVersionMismatch', 3]);
   });
 });
 
