@@ -114,6 +114,9 @@ export class BackupCredential implements TokenCredential {
       // last minutes) is asked for once more, when the module's source has renewed it.
       for (let attempt = 0; attempt < 2 && !this.unanswered.has(keyOf(tenant)) && options?.abortSignal?.aborted !== true; attempt++) {
         await this.ask(tenant, options?.abortSignal);
+        // The module answers with its context's Key Vault token: a challenge for another resource
+        // (a Managed HSM's) never gets it, and signs in by other means.
+        if (!this.suppliedFits(scopes)) break;
         const answered = this.usable(wanted);
         if (answered !== undefined) return answered;
       }

@@ -31,6 +31,20 @@ describe('the backup credential', () => {
     assert.equal(own.calls(), 1);
   });
 
+  it("never answers a Managed HSM's challenge with the Az context's Key Vault token, also when it was asked for first", async () => {
+    const own = chain([{ token: 'own-hsm', expiresOnTimestamp: Date.now() + HOUR }]);
+    const credential = new BackupCredential(silentLogger, own.factory, Date.now, { askBeforeFirstToken: true, tokenRequestTimeoutMs: 2_000 });
+    let asked = 0;
+    credential.enableTokenRequests(() => {
+      asked++;
+      // The module answers as it does: its context's Key Vault token, saying for which resource.
+      credential.supply({ token: 'az-vault', expiresOnTimestamp: Date.now() + HOUR, resource: 'https://vault.azure.net' });
+    });
+    assert.equal((await credential.getToken('https://managedhsm.azure.net/.default'))?.token, 'own-hsm');
+    assert.equal(asked, 1);
+    assert.equal((await credential.getToken('https://vault.azure.net/.default'))?.token, 'az-vault', 'the vault still gets the context token');
+  });
+
   it('remembers a failed sign-in for a while, not for ever', async () => {
     let now = 1_000_000;
     const unavailable = Object.assign(new Error('nothing here'), { name: 'CredentialUnavailableError' });
