@@ -4,6 +4,7 @@
 //   B  lower bound: one Node 22 process, the SDK's backupSecret with the same concurrency
 //   C  the Az cmdlet's way: one request at a time in one process
 //   D  the naive wrapper: one executable process per secret (a smaller N, scaled)
+//   RESTORE A/B/C  the same three ways, restoring the N backups into empty vaults (bench/restore.mjs)
 // plus --version start-up against `node -e 0`, peak memory of `serve` for 10,000 secrets, and a
 // vault that throttles above a rate; and LOOP and PIPE (bench/loop-pipe.mjs): this module against an
 // in-process peer on the Azure SDK for .NET (bench/peer, built with dotnet), in one pwsh, 10 ms per request;
@@ -11,7 +12,7 @@
 // one-shot `backup` process; PER ITEM (bench/per-item.mjs): the module's pwsh CPU time per piped item.
 //   node bench/run.mjs [--n 1000] [--n-naive 100] [--n-memory 10000] [--rate 200] [--n-rate 2000]
 //                      [--first-call-repeats 5] [--n-per-item 2000] [--per-item-latency-ms 0] [--skip-build]
-//   node bench/run.mjs --only loop-pipe|first-call|per-item|throttled [--skip-build] (throttled takes --rate, --n-rate)
+//   node bench/run.mjs --only loop-pipe|first-call|per-item|throttled|restore [--skip-build] (throttled takes --rate, --n-rate)
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,6 +26,7 @@ import { cleanEnv, startVault, VAULT } from './local-vault.mjs';
 import { firstCallRows, measureFirstCall } from './first-call.mjs';
 import { loopPipeRows, measureLoopPipe } from './loop-pipe.mjs';
 import { measurePerItem, perItemRows } from './per-item.mjs';
+import { measureRestore, restoreRows } from './restore.mjs';
 import { pwshScenarioFiles, runProcess } from './processes.mjs';
 import { measureStartup } from './startup.mjs';
 
@@ -45,7 +47,7 @@ const { values: opts } = parseArgs({
   },
 });
 const OWN_VAULT_SCENARIOS = ['loop-pipe', 'first-call', 'per-item'];
-const ONLY_SCENARIOS = [...OWN_VAULT_SCENARIOS, 'throttled'];
+const ONLY_SCENARIOS = [...OWN_VAULT_SCENARIOS, 'throttled', 'restore'];
 if (opts.only !== undefined && !ONLY_SCENARIOS.includes(opts.only)) throw new Error(`--only takes one of ${ONLY_SCENARIOS.join(', ')}; got '${opts.only}'`);
 const N = Number(opts.n);
 const N_NAIVE = Number(opts['n-naive']);
@@ -229,6 +231,15 @@ async function main() {
     'first-call': async () => firstCallRows(await measureFirstCall({ ...tools, exe, repeats: FIRST_CALL_REPEATS, latencyMs: LATENCY, log })),
     'per-item': async () => perItemRows(await measurePerItem({ ...tools, n: N_PER_ITEM, latencyMs: PER_ITEM_LATENCY, log })),
     throttled: async () => throttledRows(await measureThrottled(tools.node22, exe)),
+    // Alone: with a vault of its own (in the whole run it shares A's).
+    restore: async () => {
+      const own = await startVault(tools.node22, { count: N, latencyMs: LATENCY, children });
+      try {
+        return restoreRows(await measureRestore({ pwsh: tools.pwsh, node22: tools.node22, vault: own, names: own.names.slice(0, N), concurrency: CONCURRENCY, unpaced: UNPACED, run, tempDir, log }));
+      } finally {
+        await own.stop();
+      }
+    },
   };
   if (opts.only !== undefined) {
     rows.push(...(await scenarios[opts.only]()));
@@ -251,6 +262,7 @@ async function main() {
   const c = await scenarioSdk(tools.node22, vault, 1, N);
   log(`D: ${N_NAIVE} secrets, one executable process each`);
   const d = await scenarioNaive(exe, vault);
+  const restored = await measureRestore({ pwsh: tools.pwsh, node22: tools.node22, vault, names: vault.names.slice(0, N), concurrency: CONCURRENCY, unpaced: UNPACED, run, tempDir, log });
   await vault.stop();
 
   log(`memory: serve with ${N_MEMORY} secrets`);
@@ -277,6 +289,7 @@ async function main() {
     `${startup.exe.median.toFixed(1)} ms vs ${startup.bare.median.toFixed(1)} ms (medians of 15)`);
   row(`peak RSS (VmHWM), serve, N=${N_MEMORY}`, `${mem.peakMiB.toFixed(0)} MB`, '<= 150 MB', mem.peakMiB <= 150 && mem.failed === 0 && mem.check.ok,
     `${mem.ok} ok, ${mem.failed} failed in ${seconds(mem.ms)}`);
+  rows.push(...restoreRows(restored));
   rows.push(...throttled);
   rows.push(...ownVaultRows);
 

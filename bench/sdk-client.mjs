@@ -3,10 +3,12 @@
 //   --concurrency 16: the lower bound, the SDK's backupSecret with that many in flight;
 //   --concurrency 1:  the Az cmdlet's way, one request at a time.
 // Each writes the decoded backup to its own owner-only file, like the executable, and prints
-// one JSON line: {"ms": <work time>, "ok": n, "failed": n}.
+// one JSON line: {"ms": <work time>, "ok": n, "failed": n}. With --restore-from DIR it restores
+// every file of DIR into the vault instead (restoreSecretBackup), reading each as it goes.
 //   node bench/sdk-client.mjs --vault v --names names.json --out DIR --concurrency 16
-import { writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+//   node bench/sdk-client.mjs --vault v --restore-from DIR --concurrency 16
+import { readFile, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
@@ -19,9 +21,11 @@ const { values } = parseArgs({
     names: { type: 'string' },
     out: { type: 'string' },
     concurrency: { type: 'string', default: '16' },
+    'restore-from': { type: 'string' },
   },
 });
-const names = JSON.parse(readFileSync(values.names, 'utf8'));
+const restoreFrom = values['restore-from'];
+const names = restoreFrom !== undefined ? readdirSync(restoreFrom).sort() : JSON.parse(readFileSync(values.names, 'utf8'));
 const concurrency = Number(values.concurrency);
 const url = process.env.AZ_KEYVAULT_BACKUP_VAULT_URL.replace('{vault}', values.vault);
 const client = new SecretClient(url, new DefaultAzureCredential(), { disableChallengeResourceVerification: true });
@@ -34,8 +38,12 @@ async function worker() {
   while (next < names.length) {
     const name = names[next++];
     try {
-      const bytes = await client.backupSecret(name);
-      await writeFile(path.join(values.out, `${values.vault}-${name}`), bytes, { mode: 0o600, flag: 'wx' });
+      if (restoreFrom !== undefined) {
+        await client.restoreSecretBackup(await readFile(path.join(restoreFrom, name)));
+      } else {
+        const bytes = await client.backupSecret(name);
+        await writeFile(path.join(values.out, `${values.vault}-${name}`), bytes, { mode: 0o600, flag: 'wx' });
+      }
       ok++;
     } catch (error) {
       failed++;
