@@ -1,11 +1,12 @@
 // The shipped module, joined from its source (src/module, one file per concern; see
 // docs/architecture.md). A module of one psm1 imports faster than one that dot-sources a dozen
-// files, and it is what Windows PowerShell 5.1's rules are checked against. Two files come out:
-//   Az.KeyVault.Backup.psm1            every private file, the module's start-up, and the public
-//                                      function without its clean block, for PowerShell < 7.3
-//   Public/Backup-AzKeyVaultSecret.ps1 the public function's source as is, which 7.3+ load instead
+// files, and it is what Windows PowerShell 5.1's rules are checked against. What comes out:
+//   Az.KeyVault.Backup.psm1   every private file, the module's start-up, and each public function
+//                             without its clean block, for PowerShell < 7.3
+//   Public/<Name>.ps1         each public function with a clean block, its source as is, which
+//                             7.3+ load instead (one version check in the psm1 chooses for all)
 // 'clean {}' does not parse before 7.3, so it cannot sit in the psm1 even behind a version check;
-// each PowerShell defines the function once, from a file a reader can open.
+// each PowerShell defines each function once, from a file a reader can open.
 // The development loader (the repository's own Az.KeyVault.Backup.psm1) dot-sources the same
 // files in the same order.
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -16,25 +17,37 @@ import { repoRoot } from './node-runtime.mjs';
 export const MODULE_SOURCE = path.join(repoRoot, 'src', 'module');
 export const BUILT_MODULE_DIR = path.join(repoRoot, 'out', 'module');
 export const PSM1_NAME = 'Az.KeyVault.Backup.psm1';
-export const MODERN_PUBLIC_FILE = 'Public/Backup-AzKeyVaultSecret.ps1';
-/** The files the build writes, by their path inside the module folder. */
-export const SHIPPED_FILES = [PSM1_NAME, MODERN_PUBLIC_FILE];
 // The one version check in the shipped psm1 (a test swaps it to load the < 7.3 form on this pwsh).
 export const CLEAN_GUARD = "if ($PSVersionTable.PSVersion -ge [version]'7.3') {";
 
 const CLEAN_START = '    clean {';
 const CLEAN_END = '    }';
 
-/** The source files in load order: private (ordinal by name), the public function, start-up. */
+const read = (file) => readFileSync(file, 'utf8').replace(/\r\n/g, '\n').replace(/\n+$/, '');
+const region = (name, text) => `#region ${name}\n${text}\n#endregion ${name}`;
+const ordinal = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+const ps1In = (dir) => readdirSync(dir).filter((n) => n.endsWith('.ps1')).sort(ordinal);
+
+/** The source files in load order: private (ordinal by name), the public functions (likewise), start-up. */
 export function sourceFiles(root = MODULE_SOURCE) {
   const privateDir = path.join(root, 'private');
-  const privates = readdirSync(privateDir).filter((n) => n.endsWith('.ps1')).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const publicDir = path.join(root, 'public');
   return {
-    private: privates.map((n) => ({ name: `private/${n}`, file: path.join(privateDir, n) })),
-    public: { name: 'public/Backup-AzKeyVaultSecret.ps1', file: path.join(root, 'public', 'Backup-AzKeyVaultSecret.ps1') },
+    private: ps1In(privateDir).map((n) => ({ name: `private/${n}`, file: path.join(privateDir, n) })),
+    public: ps1In(publicDir).map((n) => ({ name: `public/${n}`, file: path.join(publicDir, n), modern: `Public/${n}` })),
     startup: { name: 'module.ps1', file: path.join(root, 'module.ps1') },
   };
 }
+
+const hasCleanBlock = (text) => text.split('\n').includes(CLEAN_START);
+
+/** The 7.3+ file of each public function that has a clean block, by its path inside the module folder. */
+export function modernPublicFiles(root = MODULE_SOURCE) {
+  return sourceFiles(root).public.filter((f) => hasCleanBlock(read(f.file))).map((f) => f.modern);
+}
+
+/** The files the build writes, by their path inside the module folder. */
+export const SHIPPED_FILES = [PSM1_NAME, ...modernPublicFiles()];
 
 /** The public function's text without its clean block: exactly one, at the body's indentation. */
 export function withoutCleanBlock(text) {
@@ -49,38 +62,39 @@ export function withoutCleanBlock(text) {
   return [...lines.slice(0, from), ...lines.slice(end + 1)].join('\n');
 }
 
-const read = (file) => readFileSync(file, 'utf8').replace(/\r\n/g, '\n').replace(/\n+$/, '');
-const region = (name, text) => `#region ${name}\n${text}\n#endregion ${name}`;
 
 /** The shipped files' text, by their path inside the module folder. */
 export function joinModule(root = MODULE_SOURCE) {
   const files = sourceFiles(root);
-  const publicText = read(files.public.file);
+  const publics = files.public.map((f) => ({ ...f, text: read(f.file) }));
+  const modern = publics.filter((f) => hasCleanBlock(f.text));
   const header = [
-    '# Az.KeyVault.Backup: Backup-AzKeyVaultSecret as a drop-in for the Az.KeyVault cmdlet, done by the',
-    '# bundled az-keyvault-backup executable over the protocol in docs/protocol.md.',
+    '# Az.KeyVault.Backup: the Backup and Restore cmdlets of Key Vault secrets, keys and certificates as',
+    '# drop-ins for the Az.KeyVault cmdlets, done by the bundled az-keyvault-backup executable over the',
+    '# protocol in docs/protocol.md.',
     '# Generated by build/module.mjs from src/module, one region per source file: edit those.',
     '# Windows PowerShell 5.1 parses this file: no ternary, ??, &&/||, clean {}, $IsLinux and friends.',
   ].join('\n');
-  const publicPart = [
-    '#region public/Backup-AzKeyVaultSecret.ps1',
-    '# PowerShell 7.3 and later load the function as written, with its clean block, which older',
-    '# versions cannot parse; they get the same function without it, below.',
-    CLEAN_GUARD,
-    `    . ([System.IO.Path]::Combine($PSScriptRoot, ${MODERN_PUBLIC_FILE.split('/').map((p) => `'${p}'`).join(', ')}))`,
-    '}',
-    'else {',
-    withoutCleanBlock(publicText),
-    '}',
-    '#endregion public/Backup-AzKeyVaultSecret.ps1',
-  ].join('\n');
-  const psm1 = [
-    header,
-    ...files.private.map((f) => region(f.name, read(f.file))),
-    publicPart,
-    region(files.startup.name, read(files.startup.file)),
-  ].join('\n\n') + '\n';
-  return { [PSM1_NAME]: psm1, [MODERN_PUBLIC_FILE]: publicText + '\n' };
+  const parts = [header, ...files.private.map((f) => region(f.name, read(f.file)))];
+  // A public function without a clean block parses everywhere: it is simply part of the psm1.
+  for (const f of publics.filter((p) => !hasCleanBlock(p.text))) parts.push(region(f.name, f.text));
+  if (modern.length > 0) {
+    parts.push([
+      '#region public',
+      '# PowerShell 7.3 and later load each public function as written, with its clean block, which',
+      '# older versions cannot parse; they get the same functions without it, below.',
+      CLEAN_GUARD,
+      ...modern.map((f) => `    . ([System.IO.Path]::Combine($PSScriptRoot, ${f.modern.split('/').map((p) => `'${p}'`).join(', ')}))`),
+      '}',
+      'else {',
+      modern.map((f) => region(f.name, withoutCleanBlock(f.text))).join('\n\n'),
+      '}',
+      '#endregion public',
+    ].join('\n'));
+  }
+  parts.push(region(files.startup.name, read(files.startup.file)));
+  const psm1 = parts.join('\n\n') + '\n';
+  return { [PSM1_NAME]: psm1, ...Object.fromEntries(modern.map((f) => [f.modern, f.text + '\n'])) };
 }
 
 /** Writes the shipped files into `dir` (each atomically), returning their paths by module path. */

@@ -9,4 +9,4 @@ $ExecutionContext.SessionState.Module.OnRemove = {
     foreach ($session in @($script:Sessions.ToArray())) { Close-BackupSession -Session $session -GraceMs $script:AbortGraceMs }
 }
 
-Export-ModuleMember -Function Backup-AzKeyVaultSecret
+Export-ModuleMember -Function Backup-AzKeyVaultSecret, Backup-AzKeyVaultKey, Backup-AzKeyVaultCertificate, Restore-AzKeyVaultSecret, Restore-AzKeyVaultKey, Restore-AzKeyVaultCertificate

@@ -1,11 +1,13 @@
 function Invoke-BackupItem {
-    # The per-item path: only what PowerShell must do (identity, ShouldProcess, the path against
-    # the PowerShell location, the overwrite prompt) and one protocol line. Everything an item
-    # shares with the others went once, in the pipeline's 'begin'.
+    # The per-item path of the Backup cmdlets (the pipeline's kind: secret, key or certificate):
+    # only what PowerShell must do (identity, ShouldProcess, the path against the PowerShell
+    # location, the overwrite prompt) and one protocol line. Everything an item shares with the
+    # others went once, in the pipeline's 'begin'.
     param(
         [hashtable]$State,
         [string]$ParameterSetName,
         [string]$VaultName,
+        [string]$HsmName,
         [string]$Name,
         $InputObject,
         [string]$Id,
@@ -15,7 +17,7 @@ function Invoke-BackupItem {
     $cmdlet = $State.Cmdlet
     $secretId = $null
     $targetObject = $Name
-    if ($ParameterSetName -eq $script:SetBySecret) {
+    if ($ParameterSetName -eq $script:SetBySecret -or $ParameterSetName -eq $script:SetByKey -or $ParameterSetName -eq $script:SetByCertificate) {
         $targetObject = $InputObject
         # The common case inline (an object with string VaultName and Name, as Get-AzKeyVaultSecret
         # emits): a call per item costs more than the rest of the item's work.
@@ -24,18 +26,24 @@ function Invoke-BackupItem {
         $vaultProperty = $properties['VaultName']
         $nameProperty = $properties['Name']
         if ($null -ne $vaultProperty -and $null -ne $nameProperty -and $vaultProperty.Value -is [string] -and $nameProperty.Value -is [string] -and $vaultProperty.Value.Length -gt 0 -and $nameProperty.Value.Length -gt 0 -and $InputObject.PSObject.BaseObject -isnot [System.Collections.IDictionary]) {
-            $identity = @{ VaultName = $vaultProperty.Value; Name = $nameProperty.Value }
+            $identity = @{ VaultName = $vaultProperty.Value; Name = $nameProperty.Value; IsHsm = $false }
+            if ($State.Kind -eq 'key') {
+                $hsmProperty = $properties['IsHsm']
+                $identity.IsHsm = $null -ne $hsmProperty -and $hsmProperty.Value -is [bool] -and $hsmProperty.Value
+            }
         }
-        else { $identity = Get-SecretIdentity -InputObject $InputObject }
+        else { $identity = Get-ItemIdentity -InputObject $InputObject }
         if ($null -eq $identity) {
             $typeName = 'null'
             if ($null -ne $InputObject) { $typeName = $InputObject.GetType().FullName }
-            Add-LocalError -State $State -ErrorRecord (New-ErrorRecord -Message ("The input object of type '{0}' is not a Key Vault secret: it needs non-empty VaultName and Name properties, like the objects Get-AzKeyVaultSecret emits." -f $typeName) -ErrorId 'InvalidInputObject' -Category InvalidArgument -TargetObject $InputObject)
+            Add-LocalError -State $State -ErrorRecord (New-ErrorRecord -Message ("The input object of type '{0}' is not a Key Vault {1}: it needs non-empty VaultName and Name properties, like the objects {2} emits." -f $typeName, $State.Noun, $State.Getter) -ErrorId 'InvalidInputObject' -Category InvalidArgument -TargetObject $InputObject)
             Sync-Output -State $State
             return
         }
-        $VaultName = $identity.VaultName
         $Name = $identity.Name
+        # A key object of a Managed HSM goes down the HSM path, as in Az.
+        if ($identity.IsHsm -and $State.Kind -eq 'key') { $HsmName = $identity.VaultName; $VaultName = $null }
+        else { $VaultName = $identity.VaultName }
     }
     elseif ($ParameterSetName -eq $script:SetBySecretUri) {
         $secretId = $Id
@@ -43,13 +51,14 @@ function Invoke-BackupItem {
         if ($null -ne $parts) { $VaultName = $parts.VaultName; $Name = $parts.Name; $targetObject = $parts.Name }
         else { $VaultName = $null; $Name = $null; $targetObject = $Id }
     }
-    elseif ($ParameterSetName -ne $script:SetBySecretName) {
+    elseif ($ParameterSetName -eq $script:SetHsmByKeyName) { $VaultName = $null }
+    elseif ($ParameterSetName -ne $script:SetBySecretName -and $ParameterSetName -ne $script:SetByKeyName -and $ParameterSetName -ne $script:SetByCertificateName) {
         throw ('Unknown parameter set {0}' -f $ParameterSetName)
     }
 
     $shouldProcessTarget = $Name
     if (-not $shouldProcessTarget) { $shouldProcessTarget = $Id }
-    if (-not $cmdlet.ShouldProcess($shouldProcessTarget, 'Backup secret')) {
+    if (-not $cmdlet.ShouldProcess($shouldProcessTarget, $State.Action)) {
         Sync-Output -State $State
         return
     }
@@ -117,48 +126,21 @@ function Invoke-BackupItem {
         else { $directory = $cmdlet.SessionState.Path.CurrentFileSystemLocation.ProviderPath }
     }
 
-    if ($null -eq $State.Session) { Connect-BackupPipeline -State $State }
-    $session = $State.Session
-    $requestId = $session.NextId
-    $session.NextId = $requestId + 1
     # Plain text is its own JSON body; only other text takes the escaping call.
     $plain = $script:PlainJsonText
-    $line = '{"type":"backup","pipeline":' + $State.Id + ',"id":' + $requestId
     if ($null -ne $secretId) {
-        if ($plain.IsMatch($secretId)) { $line += ',"secretId":"' + $secretId + '"' } else { $line += ',"secretId":' + (ConvertTo-JsonString -Value $secretId) }
+        if ($plain.IsMatch($secretId)) { $fields = ',"secretId":"' + $secretId + '"' } else { $fields = ',"secretId":' + (ConvertTo-JsonString -Value $secretId) }
     }
-    elseif ($plain.IsMatch($VaultName) -and $plain.IsMatch($Name)) { $line += ',"vaultName":"' + $VaultName + '","name":"' + $Name + '"' }
-    else { $line += ',"vaultName":' + (ConvertTo-JsonString -Value $VaultName) + ',"name":' + (ConvertTo-JsonString -Value $Name) }
-    if ($null -ne $file) { $path = $file; $line += ',"outputFile":' }
-    else { $path = $directory; $line += ',"directory":' }
-    if ($plain.IsMatch($path)) { $line += '"' + $path + '"' } else { $line += ConvertTo-JsonString -Value $path }
-    if ($null -ne $file) {
-        if ($null -ne $after) { $line += ',"after":' + $after }
-        $State.Targets[$file] = $requestId
-    }
-    if ($forceWrite) { $line += ',"force":true}' } else { $line += ',"force":false}' }
-
-    $entry = @{ Done = $false; Path = $null; Failure = $null; ErrorRecord = $null; Target = $targetObject; Id = $requestId; Logged = 0 }
-    $session.Pending[[string]$requestId] = $entry
-    $State.Queue.Enqueue($entry)
-    $State.Accepted++
-    if ($null -ne $State.BeginLine) {
-        $line = $State.BeginLine + "`n" + $line
-        $State.BeginLine = $null
-    }
-    if ($State.DebugOn) { Send-SessionLine -Session $session -Pipeline $State -Line $line }
     else {
-        # The first items go out at once; after that the writer's buffer goes out whenever it is
-        # full and at each sync below: one write for several items, fewer wake-ups on both sides.
-        try {
-            $session.Stdin.Write($line + "`n")
-            if ($State.Accepted -le $script:EagerItems) { $session.Stdin.Flush() }
-        }
-        catch { Send-SessionLine -Session $session -Pipeline $State }
+        if ($HsmName) { $fields = ',"hsmName":'; $container = $HsmName } else { $fields = ',"vaultName":'; $container = $VaultName }
+        if ($plain.IsMatch($container) -and $plain.IsMatch($Name)) { $fields += '"' + $container + '","name":"' + $Name + '"' }
+        else { $fields += (ConvertTo-JsonString -Value $container) + ',"name":' + (ConvertTo-JsonString -Value $Name) }
     }
-    if ($State.SyncWatch.ElapsedMilliseconds -ge 20) {
-        $State.SyncWatch.Restart()
-        Send-SessionLine -Session $session -Pipeline $State
-        Sync-Output -State $State
-    }
+    if ($null -ne $file) { $path = $file; $fields += ',"outputFile":' }
+    else { $path = $directory; $fields += ',"directory":' }
+    if ($plain.IsMatch($path)) { $fields += '"' + $path + '"' } else { $fields += ConvertTo-JsonString -Value $path }
+    if ($null -ne $after) { $fields += ',"after":' + $after }
+    if ($forceWrite) { $fields += ',"force":true' } else { $fields += ',"force":false' }
+    $requestId = Send-ItemRequest -State $State -Type 'backup' -Fields $fields -Target $targetObject
+    if ($null -ne $file) { $State.Targets[$file] = $requestId }
 }

@@ -1,6 +1,8 @@
-function Get-SecretIdentity {
-    # Az's PSKeyVaultSecretIdentityItem/PSKeyVaultSecret cannot be named without Az loaded, so any
-    # object (or dictionary) with non-empty VaultName and Name is accepted.
+function Get-ItemIdentity {
+    # Az's item objects (PSKeyVaultSecretIdentityItem, PSKeyVaultKeyIdentityItem,
+    # PSKeyVaultCertificateIdentityItem and their subclasses) cannot be named without Az loaded, so
+    # any object (or dictionary) with non-empty VaultName and Name is accepted. IsHsm: a key of a
+    # Managed HSM (Az's key objects say so), whose VaultName is the HSM's name.
     param($InputObject)
     if ($null -eq $InputObject) { return $null }
     $base = $InputObject
@@ -8,21 +10,61 @@ function Get-SecretIdentity {
     if ($base -is [string] -or $base -is [System.ValueType]) { return $null }
     $vault = $null
     $name = $null
+    $isHsm = $null
     if ($base -is [System.Collections.IDictionary]) {
         $vault = $base['VaultName']
         $name = $base['Name']
+        $isHsm = $base['IsHsm']
     }
     else {
-        $vaultProperty = $InputObject.PSObject.Properties['VaultName']
-        $nameProperty = $InputObject.PSObject.Properties['Name']
+        $properties = $InputObject.PSObject.Properties
+        $vaultProperty = $properties['VaultName']
+        $nameProperty = $properties['Name']
+        $hsmProperty = $properties['IsHsm']
         if ($null -ne $vaultProperty) { $vault = $vaultProperty.Value }
         if ($null -ne $nameProperty) { $name = $nameProperty.Value }
+        if ($null -ne $hsmProperty) { $isHsm = $hsmProperty.Value }
     }
     if ($null -eq $vault -or $null -eq $name) { return $null }
     $vault = [string]$vault
     $name = [string]$name
     if ($vault.Length -eq 0 -or $name.Length -eq 0) { return $null }
-    return @{ VaultName = $vault; Name = $name }
+    return @{ VaultName = $vault; Name = $name; IsHsm = ($isHsm -is [bool] -and $isHsm) }
+}
+
+function Get-VaultIdentity {
+    # A vault or Managed HSM object (Az's PSKeyVault from Get-AzKeyVault, PSManagedHsm from
+    # Get-AzKeyVaultManagedHsm): its VaultName, as Az's Restore cmdlets read it. Any object or
+    # dictionary with a non-empty VaultName is accepted; $null otherwise.
+    param($InputObject)
+    if ($null -eq $InputObject) { return $null }
+    $base = $InputObject
+    if ($base -is [psobject]) { $base = $base.PSObject.BaseObject }
+    if ($base -is [string] -or $base -is [System.ValueType]) { return $null }
+    $vault = $null
+    if ($base -is [System.Collections.IDictionary]) { $vault = $base['VaultName'] }
+    else {
+        $property = $InputObject.PSObject.Properties['VaultName']
+        if ($null -ne $property) { $vault = $property.Value }
+    }
+    if ($null -eq $vault) { return $null }
+    $vault = [string]$vault
+    if ($vault.Length -eq 0) { return $null }
+    return $vault
+}
+
+function Get-ResourceIdName {
+    # The vault's (or HSM's) name in an Azure resource id, as Az's ResourceIdentifier gives it: the
+    # last segment of /subscriptions/<id>/resourceGroups/<group>/providers/<namespace>/<type>/<name>.
+    # $null when the text is not such an id.
+    param([string]$ResourceId)
+    if (-not $ResourceId) { return $null }
+    $segments = $ResourceId.Trim().TrimEnd([char]'/').Split([char]'/')
+    # '', subscriptions, <id>, resourceGroups, <group>, providers, <namespace>, then type/name pairs.
+    if ($segments.Count -lt 9 -or ($segments.Count - 7) % 2 -ne 0 -or $segments[0] -ne '') { return $null }
+    if ($segments[1] -ne 'subscriptions' -or $segments[3] -ne 'resourceGroups' -or $segments[5] -ne 'providers') { return $null }
+    foreach ($segment in $segments[1..($segments.Count - 1)]) { if ($segment.Length -eq 0) { return $null } }
+    return $segments[$segments.Count - 1]
 }
 
 function Get-SecretUriParts {

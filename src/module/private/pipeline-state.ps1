@@ -1,7 +1,27 @@
 function New-PipelineState {
-    param($Cmdlet, [int]$ThrottleLimit, [string]$LogLevel, $DefaultProfile)
+    # Operation: 'backup' or 'restore'; Kind: 'secret', 'key' or 'certificate' (one cmdlet, one of each).
+    param($Cmdlet, [string]$Operation = 'backup', [string]$Kind = 'secret', [int]$ThrottleLimit, [string]$LogLevel, $DefaultProfile)
+    $kindInfo = $script:ItemKinds[$Kind]
+    if ($null -eq $kindInfo) { throw ('Unknown item kind {0}' -f $Kind) }
+    $verb = 'Backup'
+    $done = 'backed up'
+    if ($Operation -eq 'restore') { $verb = 'Restore'; $done = 'restored' }
+    elseif ($Operation -ne 'backup') { throw ('Unknown operation {0}' -f $Operation) }
     return @{
         Cmdlet        = $Cmdlet
+        Operation     = $Operation
+        Kind          = $Kind
+        Noun          = $kindInfo.Noun
+        Plural        = $kindInfo.Plural
+        Getter        = $kindInfo.Getter
+        TypeName      = $kindInfo.TypeName
+        # ShouldProcess's action, as Az's resources word it ('Backup key', 'Restore secret').
+        Action        = '{0} {1}' -f $verb, $kindInfo.Noun
+        # Progress and the summary: '3 of 5 keys backed up', 'Restored 5 of 5 secret(s)'.
+        Done          = $done
+        DoneSentence  = $done.Substring(0, 1).ToUpperInvariant() + $done.Substring(1)
+        # The activity of the progress bar: the command's own name.
+        Activity      = '{0}-AzKeyVault{1}' -f $verb, ([cultureinfo]::InvariantCulture.TextInfo.ToTitleCase($kindInfo.Noun))
         ThrottleLimit = $ThrottleLimit
         LogLevel      = $LogLevel
         DefaultProfile = $DefaultProfile

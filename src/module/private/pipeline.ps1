@@ -2,6 +2,41 @@
 # without a clean block) is found here and cancelled by the next call, or when the module is removed.
 $script:LivePipelines = [System.Collections.Generic.List[object]]::new()
 
+function Start-ItemPipeline {
+    # The begin block of every public function, once the caller's preferences are in its scope
+    # ($script:ImportCallerPreference), where this reads them: the pipeline's state and, on a
+    # runspace's first call, the session executable, started without waiting for it, so it boots
+    # while PowerShell binds and resolves the first item. Never under -WhatIf.
+    param($Cmdlet, [string]$Operation, [string]$Kind, [int]$ThrottleLimit, $DefaultProfile)
+    # Both cost a call only when there is something to look at.
+    if ($script:LivePipelines.Count -gt 0) { Stop-StalePipeline }
+    if ($script:SessionRegistry.Count -gt $script:Sessions.Count) { Close-OrphanedSession }
+    $logLevel = 'warning'
+    if ($DebugPreference -ne 'SilentlyContinue' -and $DebugPreference -ne 'Ignore') { $logLevel = 'debug' }
+    elseif ($VerbosePreference -ne 'SilentlyContinue' -and $VerbosePreference -ne 'Ignore') { $logLevel = 'verbose' }
+    $state = New-PipelineState -Cmdlet $Cmdlet -Operation $Operation -Kind $Kind -ThrottleLimit $ThrottleLimit -LogLevel $logLevel -DefaultProfile $DefaultProfile
+    $state.InformationWanted = $Cmdlet.MyInvocation.BoundParameters.ContainsKey('InformationVariable') -or ($InformationPreference -ne 'SilentlyContinue' -and $InformationPreference -ne 'Ignore')
+    if (-not $WhatIfPreference -and ($null -eq $script:Session -or $null -eq $script:Session.Process)) {
+        [void](Get-BackupSession -Pipeline $state -NoWait)
+    }
+    return $state
+}
+
+function Complete-ItemPipeline {
+    # The end block of every public function: the rest of the results, in order, and the summary.
+    param([hashtable]$State)
+    $finished = $false
+    try {
+        Complete-BackupPipeline -State $State
+        $finished = $true
+        Write-BackupSummary -State $State
+    }
+    finally {
+        if ($State.ProgressShown) { Write-BackupProgress -State $State -Done }
+        if (-not $finished) { Stop-BackupPipeline -State $State }
+    }
+}
+
 function Connect-BackupPipeline {
     # Once per pipeline, when its first item needs the executable: sign-in, session, 'begin'.
     param($State)
@@ -14,11 +49,46 @@ function Connect-BackupPipeline {
     [void]$script:LivePipelines.Add($State)
     if ($State.Context) { $session.Contexts[$State.Context] = $State.SignIn }
     # Everything this pipeline's items share travels once, here.
-    $begin = [ordered]@{ type = 'begin'; pipeline = $State.Id; concurrency = $State.ThrottleLimit; logLevel = $State.LogLevel }
+    $begin = [ordered]@{ type = 'begin'; pipeline = $State.Id; kind = $State.Kind; concurrency = $State.ThrottleLimit; logLevel = $State.LogLevel }
     if ($State.Context) { $begin.context = $State.Context }
     if ($State.DnsSuffix) { $begin.dnsSuffix = $State.DnsSuffix }
     # Written with the first item's line, in one write: one wake-up of the executable, not two.
     $State.BeginLine = ConvertTo-ProtocolLine -Message $begin
+}
+
+function Send-ItemRequest {
+    # One item's request line ('backup' or 'restore', its fields already JSON after the id), queued
+    # for its result in input order. The pipeline connects with its first item. Returns the id.
+    param([hashtable]$State, [string]$Type, [string]$Fields, $Target)
+    if ($null -eq $State.Session) { Connect-BackupPipeline -State $State }
+    $session = $State.Session
+    $requestId = $session.NextId
+    $session.NextId = $requestId + 1
+    $line = '{"type":"' + $Type + '","pipeline":' + $State.Id + ',"id":' + $requestId + $Fields + '}'
+    $entry = @{ Done = $false; Path = $null; Item = $null; Failure = $null; ErrorRecord = $null; Target = $Target; Id = $requestId; Logged = 0 }
+    $session.Pending[[string]$requestId] = $entry
+    $State.Queue.Enqueue($entry)
+    $State.Accepted++
+    if ($null -ne $State.BeginLine) {
+        $line = $State.BeginLine + "`n" + $line
+        $State.BeginLine = $null
+    }
+    if ($State.DebugOn) { Send-SessionLine -Session $session -Pipeline $State -Line $line }
+    else {
+        # The first items go out at once; after that the writer's buffer goes out whenever it is
+        # full and at each sync below: one write for several items, fewer wake-ups on both sides.
+        try {
+            $session.Stdin.Write($line + "`n")
+            if ($State.Accepted -le $script:EagerItems) { $session.Stdin.Flush() }
+        }
+        catch { Send-SessionLine -Session $session -Pipeline $State }
+    }
+    if ($State.SyncWatch.ElapsedMilliseconds -ge 20) {
+        $State.SyncWatch.Restart()
+        Send-SessionLine -Session $session -Pipeline $State
+        Sync-Output -State $State
+    }
+    return $requestId
 }
 
 function Disconnect-BackupPipeline {

@@ -3,7 +3,7 @@ function Write-BackupProgress {
     # While items still arrive the total is unknown (done so far); once input has ended it is.
     param([hashtable]$State, [switch]$Done)
     if ($Done) {
-        if ($State.ProgressShown) { Write-Progress -Id 1 -Activity 'Backup-AzKeyVaultSecret' -Completed }
+        if ($State.ProgressShown) { Write-Progress -Id 1 -Activity $State.Activity -Completed }
         return
     }
     if ($State.Accepted -lt 2) { return }
@@ -13,10 +13,10 @@ function Write-BackupProgress {
     $State.ProgressShown = $true
     if ($State.InputEnded) {
         $percent = [int][math]::Floor(100 * $State.Completed / [math]::Max(1, $State.Accepted))
-        Write-Progress -Id 1 -Activity 'Backup-AzKeyVaultSecret' -Status ('{0} of {1} secrets backed up' -f $State.Completed, $State.Accepted) -PercentComplete $percent
+        Write-Progress -Id 1 -Activity $State.Activity -Status ('{0} of {1} {2} {3}' -f $State.Completed, $State.Accepted, $State.Plural, $State.Done) -PercentComplete $percent
     }
     else {
-        Write-Progress -Id 1 -Activity 'Backup-AzKeyVaultSecret' -Status ('{0} secrets backed up, {1} in progress' -f $State.Completed, ($State.Accepted - $State.Completed))
+        Write-Progress -Id 1 -Activity $State.Activity -Status ('{0} {1} {2}, {3} in progress' -f $State.Completed, $State.Plural, $State.Done, ($State.Accepted - $State.Completed))
     }
 }
 
@@ -28,6 +28,6 @@ function Write-BackupSummary {
     # Write-Information costs more than a backup's own share of the call; skipped when the record
     # would go nowhere (not shown, not collected).
     if (-not $State.InformationWanted) { return }
-    $text = 'Backed up {0} of {1} secret(s) in {2} s.' -f $State.Succeeded, $State.Completed, $State.Started.Elapsed.TotalSeconds.ToString('0.00', [System.Globalization.CultureInfo]::InvariantCulture)
+    $text = '{0} {1} of {2} {3}(s) in {4} s.' -f $State.DoneSentence, $State.Succeeded, $State.Completed, $State.Noun, $State.Started.Elapsed.TotalSeconds.ToString('0.00', [System.Globalization.CultureInfo]::InvariantCulture)
     Write-Information -MessageData $text -Tags 'Az.KeyVault.Backup'
 }

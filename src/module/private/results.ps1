@@ -14,14 +14,16 @@ function Write-ReadyEntry {
             }
             elseif ($null -eq $head.Failure) {
                 $State.Succeeded++
-                $State.Cmdlet.WriteObject($head.Path)
+                # A backup's result is the file's path; a restore's, the item it brought back.
+                if ($null -eq $head.Item) { $State.Cmdlet.WriteObject($head.Path) }
+                else { $State.Cmdlet.WriteObject((ConvertTo-RestoredItem -Item $head.Item -Kind $State.Kind)) }
             }
             else {
                 $failure = $head.Failure
                 # The executable composed the whole message; only its category is mapped here.
                 $record = New-ErrorRecord -Message ([string]$failure.message) -ErrorId ([string]$failure.errorId) -Category (ConvertTo-ErrorCategory -Name ([string]$failure.category)) -TargetObject $head.Target
                 # Signing in fails the same way for every item: one terminating error for the pipeline
-                # instead of one per secret (the executable fails the rest at once with the same error).
+                # instead of one per item (the executable fails the rest at once with the same error).
                 if ([string]$failure.errorId -eq 'AuthenticationFailed') { $State.Cmdlet.ThrowTerminatingError($record) }
                 $State.Cmdlet.WriteError($record)
             }

@@ -116,7 +116,10 @@ function Receive-StdoutLine {
                 return
             }
             [void]$Session.Pending.Remove($key)
-            if ($message.ok) { $entry.Path = [string]$message.path }
+            if ($message.ok) {
+                $entry.Path = [string]$message.path
+                if ($null -ne $message.PSObject.Properties['item']) { $entry.Item = $message.item }
+            }
             else { $entry.Failure = $message.error }
             if ($null -ne $message.PSObject.Properties['logged']) { $entry.Logged = [int]$message.logged }
             $entry.Done = $true
@@ -132,7 +135,9 @@ function Receive-StdoutLine {
             $context = ''
             if ($null -ne $message.PSObject.Properties['tenantId']) { $tenant = [string]$message.tenantId }
             if ($null -ne $message.PSObject.Properties['context']) { $context = [string]$message.context }
-            Resolve-TokenRequest -Session $Session -Pipeline $Pipeline -Context $context -TenantId $tenant
+            $resource = $null
+            if ($null -ne $message.PSObject.Properties['resource']) { $resource = [string]$message.resource }
+            Resolve-TokenRequest -Session $Session -Pipeline $Pipeline -Context $context -TenantId $tenant -Resource $resource
         }
         'hello' { $Session.Hello = $message }
         'bye' { $Session.Bye = $message }

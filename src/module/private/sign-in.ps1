@@ -59,6 +59,7 @@ function Initialize-AzSignIn {
     if ($null -ne $suffix) { $State.DnsSuffix = $suffix.TrimStart([char]'.') }
     $resource = Get-PropertyText -Object $environment -Name 'AzureKeyVaultServiceEndpointResourceId'
     if ($null -eq $resource) { $resource = $script:PublicKeyVaultResource }
+    $hsmResource = Get-ManagedHsmResource -Environment $environment
 
     $tokenCommand = $null
     if ($null -ne $accounts) { $tokenCommand = $accounts.ExportedCommands['Get-AzAccessToken'] }
@@ -79,24 +80,58 @@ function Initialize-AzSignIn {
         $script:ContextNames[$identity] = $name
     }
     $State.Context = $name
-    $State.SignIn = @{ Command = $tokenCommand; Profile = $State.DefaultProfile; Resource = $resource; TenantId = $tenantId; Account = $account }
+    $State.SignIn = @{ Command = $tokenCommand; Profile = $State.DefaultProfile; Resource = $resource; HsmResource = $hsmResource; TenantId = $tenantId; Account = $account }
     Write-Verbose ("Signing in with the Az context: account '{0}', tenant {1}, Key Vault resource {2}, vault DNS suffix {3}." -f $account, $tenantId, $resource, $State.DnsSuffix)
+}
+
+function Get-ManagedHsmResource {
+    # The Managed HSM token audience of an Az environment: ManagedHsmServiceEndpointResourceId, a
+    # property or one of its ExtendedProperties; the public cloud's when it names none.
+    param($Environment)
+    $resource = Get-PropertyText -Object $Environment -Name 'ManagedHsmServiceEndpointResourceId'
+    if ($null -eq $resource -and $null -ne $Environment) {
+        $extended = $Environment.PSObject.Properties['ExtendedProperties']
+        if ($null -ne $extended -and $null -ne $extended.Value) {
+            # An IDictionary<string, string> in Az; ContainsKey is on it and on a hashtable alike.
+            try { if ($extended.Value.ContainsKey('ManagedHsmServiceEndpointResourceId')) { $resource = [string]$extended.Value['ManagedHsmServiceEndpointResourceId'] } }
+            catch { $resource = $null }
+        }
+    }
+    if (-not $resource) { $resource = $script:PublicManagedHsmResource }
+    return $resource
+}
+
+function Test-TokenResource {
+    # Whether the executable may have a token for the resource it asks for: only an https resource
+    # the context's environment knows (its Key Vault one, or its Managed HSM one), so a server whose
+    # challenge names another audience never gets a token of this context for it.
+    param([hashtable]$SignIn, [string]$Resource)
+    if (-not $Resource.StartsWith('https://', [System.StringComparison]::OrdinalIgnoreCase)) { return $false }
+    $asked = $Resource.TrimEnd([char]'/')
+    foreach ($known in @($SignIn.Resource, $SignIn.HsmResource)) {
+        if ($known -and [string]::Equals($asked, ([string]$known).TrimEnd([char]'/'), [System.StringComparison]::OrdinalIgnoreCase)) { return $true }
+    }
+    return $false
 }
 
 function Resolve-TokenRequest {
     # The executable asks when it has no fresh token of that context for the tenant the vault's
-    # challenge names; it waits a bounded time and otherwise uses its own credential chain.
-    param($Session, $Pipeline, [string]$Context, [string]$TenantId)
+    # challenge names; it waits a bounded time and otherwise uses its own credential chain. Resource:
+    # the audience the challenge names when it is not the vault one (a Managed HSM).
+    param($Session, $Pipeline, [string]$Context, [string]$TenantId, [string]$Resource)
     $signIn = $Session.Contexts[$Context]
     $declined = $null
     if ($null -eq $signIn) { $declined = 'this session has no Az context of that name' }
+    elseif ($Resource -and -not (Test-TokenResource -SignIn $signIn -Resource $Resource)) {
+        $declined = "the resource '{0}' is neither the Key Vault nor the Managed HSM resource of the Az context's environment" -f $Resource
+    }
     else {
         $tenantArgument = $TenantId
         if ($TenantId -and $signIn.TenantId -and $TenantId -eq $signIn.TenantId) { $tenantArgument = $null }
         try {
-            $token = Get-AzKeyVaultToken -SignIn $signIn -TenantId $tenantArgument
+            $token = Get-AzKeyVaultToken -SignIn $signIn -TenantId $tenantArgument -Resource $Resource
             if ($TenantId) { $token.TenantId = $TenantId }
-            if (-not $Pipeline.Quiet) { Write-Verbose ('Gave az-keyvault-backup a Key Vault token for tenant {0} from the Az context.' -f $token.TenantId) }
+            if (-not $Pipeline.Quiet) { Write-Verbose ('Gave az-keyvault-backup a token for {1}, tenant {0}, from the Az context.' -f $token.TenantId, $token.Resource) }
             $message = [ordered]@{ type = 'token'; context = $Context; token = $token.Token; expiresOn = $token.ExpiresOn }
             if ($token.TenantId) { $message.tenantId = $token.TenantId }
             # The executable uses a token only for the resource it was issued for.
@@ -116,6 +151,7 @@ function Resolve-TokenRequest {
     if (-not $Pipeline.Quiet) { Write-Verbose ('No Key Vault token from the Az context for tenant {0}: {1}' -f $TenantId, $declined) }
     $reply = [ordered]@{ type = 'tokenUnavailable'; context = $Context; message = [string]$declined }
     if ($TenantId) { $reply.tenantId = $TenantId }
+    if ($Resource) { $reply.resource = $Resource }
     Send-SessionLine -Session $Session -Pipeline $Pipeline -Line (ConvertTo-ProtocolLine -Message $reply)
 }
 
@@ -129,8 +165,11 @@ function ConvertTo-EpochSeconds {
 function Get-AzKeyVaultToken {
     # The token comes back as a SecureString from Az.Accounts 5 on and as a string before; it is
     # turned into text only to be written to the executable's stdin, and never logged.
-    param([hashtable]$SignIn, [string]$TenantId)
-    $arguments = @{ ResourceUrl = $SignIn.Resource; ErrorAction = 'Stop'; WarningAction = 'SilentlyContinue' }
+    # Resource: another audience than the context's Key Vault one (a Managed HSM's), already checked.
+    param([hashtable]$SignIn, [string]$TenantId, [string]$Resource)
+    $forVault = -not $Resource
+    if ($forVault) { $Resource = $SignIn.Resource }
+    $arguments = @{ ResourceUrl = $Resource; ErrorAction = 'Stop'; WarningAction = 'SilentlyContinue' }
     if ($null -ne $SignIn.Profile) { $arguments.DefaultProfile = $SignIn.Profile }
     if ($TenantId) { $arguments.TenantId = $TenantId }
     $answer = & $SignIn.Command @arguments | Select-Object -First 1
@@ -146,6 +185,6 @@ function Get-AzKeyVaultToken {
     $tenant = $TenantId
     if (-not $tenant) { $tenant = Get-PropertyText -Object $answer -Name 'TenantId' }
     if (-not $tenant) { $tenant = $SignIn.TenantId }
-    if (-not $TenantId) { $SignIn.ExpiresOn = [long]$epoch }
-    return @{ Token = $text; ExpiresOn = [long]$epoch; TenantId = $tenant; Resource = $SignIn.Resource }
+    if (-not $TenantId -and $forVault) { $SignIn.ExpiresOn = [long]$epoch }
+    return @{ Token = $text; ExpiresOn = [long]$epoch; TenantId = $tenant; Resource = $Resource }
 }

@@ -188,34 +188,9 @@ function Backup-AzKeyVaultSecret {
     )
 
     begin {
-        # A script module's function sees the module's and the global scope, not its caller's: a
-        # runbook's top-level $ErrorActionPreference = 'Stop' would not reach it, where it does reach
-        # Az's compiled cmdlet. So each preference the caller did not override with a common
-        # parameter is taken from the caller's scope into this function's own scope, where
-        # WriteError, ShouldProcess, Write-Verbose and Write-Progress read it. Inline, not in a
-        # helper, which would set its own scope; and through the engine's API, not Set-Variable,
-        # which would itself obey the $WhatIfPreference just taken.
-        $callerVariables = $PSCmdlet.SessionState.PSVariable
-        foreach ($preference in $script:CallerPreferences.GetEnumerator()) {
-            if ($PSBoundParameters.ContainsKey($preference.Key)) { continue }
-            $callerValue = $callerVariables.GetValue($preference.Value)
-            if ($null -ne $callerValue) { $ExecutionContext.SessionState.PSVariable.Set($preference.Value, $callerValue) }
-        }
-        # Windows PowerShell maps -Debug to Inquire, which would prompt on every protocol line.
-        if ($PSBoundParameters.ContainsKey('Debug') -and $DebugPreference -eq 'Inquire') { $DebugPreference = 'Continue' }
-        # Both cost a call only when there is something to look at.
-        if ($script:LivePipelines.Count -gt 0) { Stop-StalePipeline }
-        if ($script:SessionRegistry.Count -gt $script:Sessions.Count) { Close-OrphanedSession }
-        $logLevel = 'warning'
-        if ($DebugPreference -ne 'SilentlyContinue' -and $DebugPreference -ne 'Ignore') { $logLevel = 'debug' }
-        elseif ($VerbosePreference -ne 'SilentlyContinue' -and $VerbosePreference -ne 'Ignore') { $logLevel = 'verbose' }
-        $pipelineState = New-PipelineState -Cmdlet $PSCmdlet -ThrottleLimit $ThrottleLimit -LogLevel $logLevel -DefaultProfile $DefaultProfile
-        $pipelineState.InformationWanted = $PSBoundParameters.ContainsKey('InformationVariable') -or ($InformationPreference -ne 'SilentlyContinue' -and $InformationPreference -ne 'Ignore')
-        # A session's first call starts the executable here, so it boots while PowerShell binds and
-        # resolves the first item; the handshake is awaited when that item goes. Never under -WhatIf.
-        if (-not $WhatIfPreference -and ($null -eq $script:Session -or $null -eq $script:Session.Process)) {
-            [void](Get-BackupSession -Pipeline $pipelineState -NoWait)
-        }
+        # The caller's preference variables, into this function's own scope (see constants.ps1).
+        . $script:ImportCallerPreference
+        $pipelineState = Start-ItemPipeline -Cmdlet $PSCmdlet -Operation 'backup' -Kind 'secret' -ThrottleLimit $ThrottleLimit -DefaultProfile $DefaultProfile
     }
 
     process {
@@ -234,18 +209,7 @@ function Backup-AzKeyVaultSecret {
         }
     }
 
-    end {
-        $finished = $false
-        try {
-            Complete-BackupPipeline -State $pipelineState
-            $finished = $true
-            Write-BackupSummary -State $pipelineState
-        }
-        finally {
-            if ($pipelineState.ProgressShown) { Write-BackupProgress -State $pipelineState -Done }
-            if (-not $finished) { Stop-BackupPipeline -State $pipelineState }
-        }
-    }
+    end { Complete-ItemPipeline -State $pipelineState }
 
     clean {
         # PowerShell 7.3 and later run this however the pipeline ended, also when it was stopped

@@ -1,10 +1,11 @@
-# src/module/private/identity.ps1: which vault and secret an input object or a secret URI names.
+# src/module/private/identity.ps1: which vault (or Managed HSM) and item an input object, a vault
+# object, a resource id or a secret URI names.
 
 BeforeAll {
     Import-Module ([System.IO.Path]::Combine($PSScriptRoot, '..', '..', '..', 'Az.KeyVault.Backup.psd1')) -Force
 }
 
-Describe 'Get-SecretIdentity' {
+Describe 'Get-ItemIdentity' {
     It 'reads VaultName and Name from <Label>' -ForEach @(
         @{ Label = 'an object with those properties (as Get-AzKeyVaultSecret emits)'; Make = { [pscustomobject]@{ VaultName = 'v1'; Name = 's1'; Version = 'x' } } }
         @{ Label = 'a hashtable'; Make = { @{ VaultName = 'v1'; Name = 's1' } } }
@@ -15,16 +16,45 @@ Describe 'Get-SecretIdentity' {
         @{ Label = 'an object whose properties are not strings'; Make = { [pscustomobject]@{ VaultName = [System.Text.StringBuilder]::new('v1'); Name = [uri]::new('s1', [System.UriKind]::Relative) } } }
     ) {
         $object = & $Make
-        $identity = InModuleScope Az.KeyVault.Backup -Parameters @{ Object = $object } { Get-SecretIdentity -InputObject $Object }
+        $identity = InModuleScope Az.KeyVault.Backup -Parameters @{ Object = $object } { Get-ItemIdentity -InputObject $Object }
         $identity | Should -BeOfType [hashtable]
         $identity.VaultName | Should -BeExactly 'v1'
         $identity.Name | Should -BeExactly 's1'
         $identity.VaultName | Should -BeOfType [string]
         $identity.Name | Should -BeOfType [string]
+        $identity.IsHsm | Should -BeFalse
+    }
+
+    It 'reads <Label> as a key of a Managed HSM' -ForEach @(
+        @{ Label = 'an Az key object with IsHsm true'; Make = { [pscustomobject]@{ VaultName = 'hsm1'; Name = 'k1'; IsHsm = $true } } }
+        @{ Label = 'a dictionary with IsHsm true'; Make = { @{ VaultName = 'hsm1'; Name = 'k1'; IsHsm = $true } } }
+    ) {
+        $object = & $Make
+        $identity = InModuleScope Az.KeyVault.Backup -Parameters @{ Object = $object } { Get-ItemIdentity -InputObject $Object }
+        $identity.VaultName | Should -BeExactly 'hsm1'
+        $identity.Name | Should -BeExactly 'k1'
+        $identity.IsHsm | Should -BeTrue
+    }
+
+    It 'reads <Label> as an item of a key vault' -ForEach @(
+        @{ Label = 'IsHsm false'; Value = $false }
+        @{ Label = 'IsHsm null'; Value = $null }
+        @{ Label = "IsHsm the text 'true' (only a real true counts)"; Value = 'true' }
+        @{ Label = 'IsHsm 1'; Value = 1 }
+    ) {
+        $identity = InModuleScope Az.KeyVault.Backup -Parameters @{ Value = $Value } { Get-ItemIdentity -InputObject ([pscustomobject]@{ VaultName = 'v1'; Name = 'k1'; IsHsm = $Value }) }
+        $identity.IsHsm | Should -BeFalse
+    }
+
+    It 'reads a certificate object as Get-AzKeyVaultCertificate emits it (VaultName, Name and more)' {
+        $certificate = [pscustomobject]@{ VaultName = 'v1'; Name = 'c1'; Version = 'x'; Thumbprint = 'AB'; KeyId = 'https://v1.vault.azure.net/keys/c1/x' }
+        $identity = InModuleScope Az.KeyVault.Backup -Parameters @{ Object = $certificate } { Get-ItemIdentity -InputObject $Object }
+        $identity.VaultName | Should -BeExactly 'v1'
+        $identity.Name | Should -BeExactly 'c1'
     }
 
     It 'turns a number-valued property into its text' {
-        $identity = InModuleScope Az.KeyVault.Backup { Get-SecretIdentity -InputObject ([pscustomobject]@{ VaultName = 'v'; Name = 42 }) }
+        $identity = InModuleScope Az.KeyVault.Backup { Get-ItemIdentity -InputObject ([pscustomobject]@{ VaultName = 'v'; Name = 42 }) }
         $identity.Name | Should -BeExactly '42'
     }
 
@@ -45,7 +75,7 @@ Describe 'Get-SecretIdentity' {
         @{ Label = 'an empty hashtable'; Make = { @{} } }
     ) {
         $object = & $Make
-        InModuleScope Az.KeyVault.Backup -Parameters @{ Object = $object } { Get-SecretIdentity -InputObject $Object } | Should -Be $null
+        InModuleScope Az.KeyVault.Backup -Parameters @{ Object = $object } { Get-ItemIdentity -InputObject $Object } | Should -Be $null
     }
 
     It 'is nothing for <Label> dressed with VaultName and Name notes' -ForEach @(
@@ -55,7 +85,7 @@ Describe 'Get-SecretIdentity' {
         # Made and passed in the module's scope: a string's notes do not survive the trip in.
         $got = InModuleScope Az.KeyVault.Backup -Parameters @{ Value = $Value } {
             $dressed = $Value | Add-Member -NotePropertyName VaultName -NotePropertyValue 'v1' -PassThru | Add-Member -NotePropertyName Name -NotePropertyValue 's1' -PassThru
-            @{ Notes = $dressed.PSObject.Properties['VaultName'].Value; Identity = Get-SecretIdentity -InputObject $dressed }
+            @{ Notes = $dressed.PSObject.Properties['VaultName'].Value; Identity = Get-ItemIdentity -InputObject $dressed }
         }
         $got.Notes | Should -BeExactly 'v1'
         $got.Identity | Should -Be $null
@@ -63,8 +93,59 @@ Describe 'Get-SecretIdentity' {
 
     It "reads a dictionary's keys, not the properties of the dictionary object itself" {
         # A hashtable has a Keys property and so on, but no VaultName or Name property to read.
-        $identity = InModuleScope Az.KeyVault.Backup { Get-SecretIdentity -InputObject (@{ VaultName = 'v1'; Name = 's1' } | Add-Member -NotePropertyName Name -NotePropertyValue 'other' -PassThru -Force) }
+        $identity = InModuleScope Az.KeyVault.Backup { Get-ItemIdentity -InputObject (@{ VaultName = 'v1'; Name = 's1' } | Add-Member -NotePropertyName Name -NotePropertyValue 'other' -PassThru -Force) }
         $identity.Name | Should -BeExactly 's1'
+    }
+}
+
+Describe 'Get-VaultIdentity' {
+    It 'reads the vault name of <Label>' -ForEach @(
+        @{ Label = 'a vault object (as Get-AzKeyVault emits)'; Make = { [pscustomobject]@{ VaultName = 'v1'; ResourceGroupName = 'rg'; ResourceId = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/v1' } } }
+        @{ Label = 'a Managed HSM object (as Get-AzKeyVaultManagedHsm emits)'; Make = { [pscustomobject]@{ VaultName = 'v1'; Name = 'v1'; Sku = 'StandardB1' } } }
+        @{ Label = 'a hashtable'; Make = { @{ VaultName = 'v1' } } }
+        @{ Label = 'a non-string VaultName'; Make = { [pscustomobject]@{ VaultName = [System.Text.StringBuilder]::new('v1') } } }
+    ) {
+        $object = & $Make
+        InModuleScope Az.KeyVault.Backup -Parameters @{ Object = $object } { Get-VaultIdentity -InputObject $Object } | Should -BeExactly 'v1'
+    }
+
+    It 'is nothing for <Label>' -ForEach @(
+        @{ Label = 'null'; Make = { $null } }
+        @{ Label = 'a string'; Make = { 'v1' } }
+        @{ Label = 'a number'; Make = { 7 } }
+        @{ Label = 'an object without VaultName'; Make = { [pscustomobject]@{ Name = 'v1' } } }
+        @{ Label = 'an empty VaultName'; Make = { [pscustomobject]@{ VaultName = '' } } }
+        @{ Label = 'a dictionary without VaultName'; Make = { @{ Name = 'v1' } } }
+        @{ Label = 'a file'; Make = { [System.IO.FileInfo]::new('/tmp/v1') } }
+    ) {
+        $object = & $Make
+        InModuleScope Az.KeyVault.Backup -Parameters @{ Object = $object } { Get-VaultIdentity -InputObject $Object } | Should -Be $null
+    }
+}
+
+Describe 'Get-ResourceIdName' {
+    It 'reads <Name> from <ResourceId>' -ForEach @(
+        @{ ResourceId = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/myvault'; Name = 'myvault' }
+        @{ ResourceId = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/managedHSMs/myhsm'; Name = 'myhsm' }
+        @{ ResourceId = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/myvault/'; Name = 'myvault' }
+        @{ ResourceId = '/SUBSCRIPTIONS/s/RESOURCEGROUPS/rg/PROVIDERS/Microsoft.KeyVault/vaults/CaseKept'; Name = 'CaseKept' }
+        @{ ResourceId = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/v/secrets/child'; Name = 'child' }
+    ) {
+        InModuleScope Az.KeyVault.Backup -Parameters $_ { Get-ResourceIdName -ResourceId $ResourceId } | Should -BeExactly $Name
+    }
+
+    It "gives no name for '<ResourceId>'" -ForEach @(
+        @{ ResourceId = '' }
+        @{ ResourceId = 'myvault' }
+        @{ ResourceId = 'https://myvault.vault.azure.net/' }
+        @{ ResourceId = '/subscriptions/s/resourceGroups/rg' }
+        @{ ResourceId = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults' }
+        @{ ResourceId = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/v/secrets' }
+        @{ ResourceId = '/subscriptions//resourceGroups/rg/providers/Microsoft.KeyVault/vaults/v' }
+        @{ ResourceId = 'subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/v' }
+        @{ ResourceId = '/tenants/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/v' }
+    ) {
+        InModuleScope Az.KeyVault.Backup -Parameters $_ { Get-ResourceIdName -ResourceId $ResourceId } | Should -Be $null
     }
 }
 

@@ -1,5 +1,5 @@
-# src/module/private/output-file.ps1: -OutputFile resolved as PowerShell resolves a path, to a
-# file-system path only, and the trailing-separator rule for directories.
+# src/module/private/output-file.ps1: -OutputFile and -InputFile resolved as PowerShell resolves a
+# path, to a file-system path only, and the trailing-separator rule for output directories.
 
 BeforeAll {
     Import-Module ([System.IO.Path]::Combine($PSScriptRoot, '..', '..', '..', 'Az.KeyVault.Backup.psd1')) -Force
@@ -14,6 +14,17 @@ BeforeAll {
                 Resolve-OutputFile -Cmdlet $PSCmdlet -OutputFile $OutputFile -TargetObject 'the-item'
             }
             Invoke-ResolveOutputFile -OutputFile $OutputFile
+        }
+    }
+
+    function Resolve-InputHere([string]$InputFile) {
+        InModuleScope Az.KeyVault.Backup -Parameters @{ InputFile = $InputFile } {
+            function Invoke-ResolveInputFile {
+                [CmdletBinding()]
+                param([string]$InputFile)
+                Resolve-InputFile -Cmdlet $PSCmdlet -InputFile $InputFile -TargetObject 'the-file'
+            }
+            Invoke-ResolveInputFile -InputFile $InputFile
         }
     }
 
@@ -126,5 +137,59 @@ Describe 'Resolve-OutputFile' {
             Set-Location Variable:/
             (Resolve-Here $path).Path | Should -BeExactly $path
         }
+    }
+}
+
+Describe 'Resolve-InputFile' {
+    BeforeEach {
+        Push-Location -LiteralPath $TestDrive
+        $script:ProcessDirectory = [System.Environment]::CurrentDirectory
+        [void](New-Item -ItemType Directory -Path ([System.IO.Path]::Combine($TestDrive, 'backups')) -Force)
+    }
+
+    AfterEach {
+        Pop-Location
+        [System.Environment]::CurrentDirectory = $script:ProcessDirectory
+    }
+
+    It 'resolves a relative path against the PowerShell location, not the process working directory' {
+        Set-Location -LiteralPath ([System.IO.Path]::Combine($TestDrive, 'backups'))
+        [System.Environment]::CurrentDirectory = [System.IO.Path]::GetTempPath()
+        Resolve-InputHere 'v-s-1.blob' | Should -BeExactly ([System.IO.Path]::Combine($TestDrive, 'backups', 'v-s-1.blob'))
+    }
+
+    It 'resolves ~, . and .. and PowerShell drives' {
+        $homeFolder = (Get-PSProvider FileSystem).Home
+        Resolve-InputHere '~/x.blob' | Should -BeExactly ([System.IO.Path]::Combine($homeFolder, 'x.blob'))
+        Resolve-InputHere './backups/../backups/./x.blob' | Should -BeExactly ([System.IO.Path]::Combine($TestDrive, 'backups', 'x.blob'))
+        New-PSDrive -Name AzkvbIn -PSProvider FileSystem -Root ([System.IO.Path]::Combine($TestDrive, 'backups')) -Scope Global | Out-Null
+        try { Resolve-InputHere 'AzkvbIn:/x.blob' | Should -BeExactly ([System.IO.Path]::Combine($TestDrive, 'backups', 'x.blob')) }
+        finally { Remove-PSDrive -Name AzkvbIn -Scope Global }
+    }
+
+    It 'gives a path that does not exist as it is: whether the file exists is the executable''s to say' {
+        $r = Resolve-InputHere 'missing.blob'
+        $r | Should -BeOfType [string]
+        $r | Should -BeExactly ([System.IO.Path]::Combine($TestDrive, 'missing.blob'))
+    }
+
+    It 'takes an absolute path as it is, also while the PowerShell location is not in the file system' {
+        $path = [System.IO.Path]::Combine($TestDrive, 'backups', 'a.blob')
+        Resolve-InputHere $path | Should -BeExactly $path
+        Set-Location Variable:/
+        Resolve-InputHere $path | Should -BeExactly $path
+    }
+
+    It "refuses '<InputFile>' as InvalidInputFile (InvalidArgument), naming the file as its target" -ForEach @(
+        @{ InputFile = 'Variable:/x' }
+        @{ InputFile = 'Env:PATH' }
+        @{ InputFile = 'Function:/f' }
+        @{ InputFile = 'AzkvbNoSuchDrive:/a.blob' }
+    ) {
+        $r = Resolve-InputHere $InputFile
+        $r | Should -BeOfType [System.Management.Automation.ErrorRecord]
+        $r.FullyQualifiedErrorId | Should -BeExactly 'InvalidInputFile'
+        $r.CategoryInfo.Category | Should -Be ([System.Management.Automation.ErrorCategory]::InvalidArgument)
+        $r.TargetObject | Should -BeExactly 'the-file'
     }
 }

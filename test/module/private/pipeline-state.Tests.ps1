@@ -1,4 +1,4 @@
-# src/module/private/pipeline-state.ps1: the state one call of Backup-AzKeyVaultSecret starts with.
+# src/module/private/pipeline-state.ps1: the state one call of a Backup or Restore cmdlet starts with.
 
 BeforeAll {
     Import-Module ([System.IO.Path]::Combine($PSScriptRoot, '..', '..', '..', 'Az.KeyVault.Backup.psd1')) -Force
@@ -51,5 +51,35 @@ Describe 'New-PipelineState' {
         $ignoresCase = [System.Environment]::OSVersion.Platform -eq [System.PlatformID]::Win32NT
         $state.Targets.ContainsKey('/out/A.blob') | Should -Be $ignoresCase
         $state.Targets.ContainsKey('/out/a.blob') | Should -BeTrue
+    }
+
+    It "names a <Operation> of <Kind>s: the ShouldProcess action '<Action>', the progress activity <Activity>, the type name" -ForEach @(
+        @{ Operation = 'backup'; Kind = 'secret'; Action = 'Backup secret'; Activity = 'Backup-AzKeyVaultSecret'; TypeName = 'Microsoft.Azure.Commands.KeyVault.Models.PSKeyVaultSecret'; Done = 'backed up' }
+        @{ Operation = 'backup'; Kind = 'key'; Action = 'Backup key'; Activity = 'Backup-AzKeyVaultKey'; TypeName = 'Microsoft.Azure.Commands.KeyVault.Models.PSKeyVaultKey'; Done = 'backed up' }
+        @{ Operation = 'backup'; Kind = 'certificate'; Action = 'Backup certificate'; Activity = 'Backup-AzKeyVaultCertificate'; TypeName = 'Microsoft.Azure.Commands.KeyVault.Models.PSKeyVaultCertificate'; Done = 'backed up' }
+        @{ Operation = 'restore'; Kind = 'secret'; Action = 'Restore secret'; Activity = 'Restore-AzKeyVaultSecret'; TypeName = 'Microsoft.Azure.Commands.KeyVault.Models.PSKeyVaultSecret'; Done = 'restored' }
+        @{ Operation = 'restore'; Kind = 'key'; Action = 'Restore key'; Activity = 'Restore-AzKeyVaultKey'; TypeName = 'Microsoft.Azure.Commands.KeyVault.Models.PSKeyVaultKey'; Done = 'restored' }
+        @{ Operation = 'restore'; Kind = 'certificate'; Action = 'Restore certificate'; Activity = 'Restore-AzKeyVaultCertificate'; TypeName = 'Microsoft.Azure.Commands.KeyVault.Models.PSKeyVaultCertificate'; Done = 'restored' }
+    ) {
+        $state = InModuleScope Az.KeyVault.Backup -Parameters $_ { New-PipelineState -Operation $Operation -Kind $Kind -LogLevel 'warning' }
+        $state.Operation | Should -BeExactly $Operation
+        $state.Kind | Should -BeExactly $Kind
+        $state.Action | Should -BeExactly $Action
+        $state.Activity | Should -BeExactly $Activity
+        $state.TypeName | Should -BeExactly $TypeName
+        $state.Done | Should -BeExactly $Done
+    }
+
+    It 'is a backup of secrets when no operation or kind is named' {
+        $state = InModuleScope Az.KeyVault.Backup { New-PipelineState -LogLevel 'warning' }
+        $state.Operation | Should -BeExactly 'backup'
+        $state.Kind | Should -BeExactly 'secret'
+    }
+
+    It 'refuses <Label>' -ForEach @(
+        @{ Label = 'an unknown kind'; Operation = 'backup'; Kind = 'blob' }
+        @{ Label = 'an unknown operation'; Operation = 'purge'; Kind = 'secret' }
+    ) {
+        { InModuleScope Az.KeyVault.Backup -Parameters $_ { New-PipelineState -Operation $Operation -Kind $Kind -LogLevel 'warning' } } | Should -Throw
     }
 }
