@@ -14,9 +14,15 @@ const zipFor = (flavour: string): string => `${MODULE_NAME}-${packageVersion()}-
 // Repository file -> where it sits in every package.
 const COMMON: Record<string, string> = {
   'Az.KeyVault.Backup.psd1': 'Az.KeyVault.Backup.psd1',
-  // The build's join of src/module, written where the release takes it from.
+  // The build's join of src/module, written where the release takes it from: the psm1 and each
+  // public function's 7.3+ form.
   'out/module/Az.KeyVault.Backup.psm1': 'Az.KeyVault.Backup.psm1',
-  'out/module/Public/Backup-AzKeyVaultSecret.ps1': 'Public/Backup-AzKeyVaultSecret.ps1',
+  ...Object.fromEntries(
+    ['Backup-AzKeyVaultSecret', 'Backup-AzKeyVaultKey', 'Backup-AzKeyVaultCertificate', 'Restore-AzKeyVaultSecret', 'Restore-AzKeyVaultKey', 'Restore-AzKeyVaultCertificate'].map((name) => [
+      `out/module/Public/${name}.ps1`,
+      `Public/${name}.ps1`,
+    ]),
+  ),
   LICENSE: 'LICENSE',
   'CHANGELOG.md': 'CHANGELOG.md',
   'docs/about_Az.KeyVault.Backup.help.txt': 'en-US/about_Az.KeyVault.Backup.help.txt',

@@ -120,6 +120,15 @@ function Backup-AzKeyVaultSecret {
     One call per secret, as existing Az scripts do: the first call starts the executable and signs
     in, the later ones reuse it.
 
+    .EXAMPLE
+    PS C:\> New-Item -ItemType Directory ./backups -Force | Out-Null
+    PS C:\> Get-AzKeyVaultSecret -VaultName 'MyKeyVault' | Backup-AzKeyVaultSecret -OutputFile ./backups
+    PS C:\> Get-AzKeyVaultKey -VaultName 'MyKeyVault' | Backup-AzKeyVaultKey -OutputFile ./backups
+    PS C:\> Get-AzKeyVaultCertificate -VaultName 'MyKeyVault' | Backup-AzKeyVaultCertificate -OutputFile ./backups
+
+    A whole vault backed up: its secrets, keys and certificates, one file each. A certificate's own
+    secret and key fail with the error id ManagedByCertificate: they are in the certificate's backup.
+
     .NOTES
     Differences from Az.KeyVault's Backup-AzKeyVaultSecret:
     - Several piped secrets without -OutputFile each get their own default file name (Az reuses the
