@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
-import { CLOUD_RESOURCES, type TokenIssuer } from './tokens.js';
+import { KNOWN_RESOURCES, type TokenIssuer } from './tokens.js';
 
 /** client id → secret of the service principals the local authority knows. */
 export type ClientRegistry = Map<string, string>;
@@ -74,7 +74,7 @@ export async function handleAuthority(
   }
   const scope = (form.get('scope') ?? '').split(' ').find((s) => s.endsWith('/.default')) ?? '';
   const resource = scope.replace(/\/\.default$/, '').replace(/\/+$/, '');
-  if (!Object.values(CLOUD_RESOURCES).includes(resource)) {
+  if (!KNOWN_RESOURCES.includes(resource)) {
     return fail(400, 'invalid_resource', 500011, `The resource principal named ${resource} was not found in the tenant named ${tenant}.`);
   }
   const { token } = ctx.issuer.issue(3600, resource);

@@ -1,4 +1,5 @@
-import type { Operation } from './types.js';
+import { title } from './kinds.js';
+import type { ItemKind, Operation } from './types.js';
 
 export interface ErrorBody {
   error: { code: string; message: string; innererror?: { code: string } };
@@ -6,6 +7,7 @@ export interface ErrorBody {
 
 export interface ErrorContext {
   operation?: Operation;
+  kind?: ItemKind;
   vault?: string;
   name?: string;
   tenantId: string;
@@ -14,43 +16,81 @@ export interface ErrorContext {
 }
 
 export function secretNotFound(nameOrId: string): ErrorBody {
+  return notFound('secret', nameOrId);
+}
+
+const NOT_FOUND_CODE: Record<ItemKind, string> = { secret: 'SecretNotFound', key: 'KeyNotFound', certificate: 'CertificateNotFound' };
+
+export function notFound(kind: ItemKind, nameOrId: string): ErrorBody {
   return {
     error: {
-      code: 'SecretNotFound',
+      code: NOT_FOUND_CODE[kind],
       message:
-        `A secret with (name/id) ${nameOrId} was not found in this key vault. If you recently deleted this secret ` +
+        `A ${kind} with (name/id) ${nameOrId} was not found in this key vault. If you recently deleted this ${kind} ` +
         'you may be able to recover it using the correct recovery command. For help resolving this issue, please see ' +
         'https://go.microsoft.com/fwlink/?linkid=2125182',
     },
   };
 }
 
+/** GET or DELETE of /deleted<kind>s/{n} when the name is not soft-deleted. */
+export function deletedNotFound(kind: ItemKind): ErrorBody {
+  return { error: { code: NOT_FOUND_CODE[kind], message: `Deleted ${title(kind)} not found` } };
+}
+
 /**
- * The service's refusal of an operation on a certificate's own secret. Its shape and wording are
- * the ones recorded for 'delete' (403, inner SecretManagedByKeyVault); that 'backup' is refused
- * the same way is documented behaviour, its exact text is not recorded.
+ * The service's refusal of an operation on a certificate's own secret or key. Its shape and wording
+ * are the ones recorded for 'delete' of a secret (403, inner SecretManagedByKeyVault); that 'backup'
+ * is refused the same way, and the key's "Key" wording, are documented behaviour, not recorded text.
  */
-export function managedByCertificate(operation: string): ErrorBody {
+export function managedByCertificate(operation: string, kind: 'secret' | 'key' = 'secret'): ErrorBody {
   return {
     error: {
       code: 'Forbidden',
-      message: `Operation "${operation}" is not allowed on this secret, since it is associated with a certificate. Perform the operation on the corresponding certificate.`,
-      innererror: { code: 'SecretManagedByKeyVault' },
+      message: `Operation "${operation}" is not allowed on this ${kind === 'key' ? 'Key' : 'secret'}, since it is associated with a certificate. Perform the operation on the corresponding certificate.`,
+      innererror: { code: kind === 'key' ? 'KeyManagedByKeyVault' : 'SecretManagedByKeyVault' },
     },
   };
 }
+
+/** Restore into a name in use, and (the same answer) into a name purged less than the linger ago. */
+export function alreadyExists(kind: ItemKind, name: string): ErrorBody {
+  return {
+    error: {
+      code: 'Conflict',
+      message: `${title(kind)} ${name} already exists. A ${kind} can only be restored into a vault where it does not exist.`,
+    },
+  };
+}
+
+export function deletedButRecoverable(kind: ItemKind, name: string): ErrorBody {
+  return {
+    error: {
+      code: 'Conflict',
+      message: `${title(kind)} ${name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the ${kind} can only be recovered or purged.`,
+      innererror: { code: 'ObjectIsDeletedButRecoverable' },
+    },
+  };
+}
+
+export const MALFORMED_BLOB = 'Malformed backup blob.';
+export const FOREIGN_BLOB = 'Cannot decrypt backup blob: the backup was made in another subscription or geography.';
 
 export function badParameter(message: string): ErrorBody {
   return { error: { code: 'BadParameter', message } };
 }
 
 const PERMISSION: Record<Operation, string> = {
-  backup: 'secrets backup',
-  get: 'secrets get',
-  set: 'secrets set',
-  list: 'secrets list',
-  restore: 'secrets restore',
-  token: 'secrets get',
+  backup: 'backup',
+  get: 'get',
+  set: 'set',
+  list: 'list',
+  restore: 'restore',
+  token: 'get',
+  delete: 'delete',
+  purge: 'purge',
+  recover: 'recover',
+  getDeleted: 'get',
 };
 
 // Codes the service reports as the inner error of a 403, under an outer "Forbidden".
@@ -60,18 +100,18 @@ const FORBIDDEN_INNER = new Set(['AccessDenied', 'ForbiddenByRbac']);
 export function errorFor(status: number, ctx: ErrorContext, code?: string, message?: string): ErrorBody {
   switch (status) {
     case 404:
-      return code && code !== 'SecretNotFound'
+      return code && code !== NOT_FOUND_CODE[ctx.kind ?? 'secret']
         ? { error: { code, message: message ?? `${code}` } }
-        : { error: { ...secretNotFound(ctx.name ?? '').error, ...(message ? { message } : {}) } };
+        : { error: { ...notFound(ctx.kind ?? 'secret', ctx.name ?? '').error, ...(message ? { message } : {}) } };
     case 403: {
       const inner = code && !FORBIDDEN_INNER.has(code) ? undefined : (code ?? 'AccessDenied');
       const outer = inner ? 'Forbidden' : code!;
       const defaultMessage = inner === 'ForbiddenByRbac'
         ? `Caller is not authorized to perform action on resource. If role assignments, deny assignments or role definitions were changed recently, please observe propagation time. ` +
           `Caller: appid=${ctx.appId};oid=${ctx.objectId};iss=https://sts.windows.net/${ctx.tenantId}/ ` +
-          `Action: 'Microsoft.KeyVault/vaults/secrets/backup/action' Vault: ${ctx.vault ?? ''};location=westeurope`
+          `Action: 'Microsoft.KeyVault/vaults/${ctx.kind ?? 'secret'}s/backup/action' Vault: ${ctx.vault ?? ''};location=westeurope`
         : `The user, group or application 'appid=${ctx.appId};oid=${ctx.objectId};iss=https://sts.windows.net/${ctx.tenantId}/' ` +
-          `does not have ${PERMISSION[ctx.operation ?? 'get']} permission on key vault '${ctx.vault ?? ''};location=westeurope'. ` +
+          `does not have ${ctx.kind ?? 'secret'}s ${PERMISSION[ctx.operation ?? 'get']} permission on key vault '${ctx.vault ?? ''};location=westeurope'. ` +
           'For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287';
       return { error: { code: outer, message: message ?? defaultMessage, ...(inner ? { innererror: { code: inner } } : {}) } };
     }

@@ -1,4 +1,4 @@
-import type { Fault, FaultMatch, Faults, Operation } from './types.js';
+import type { Fault, FaultMatch, Faults, ItemKind, Operation } from './types.js';
 
 interface Armed {
   match: FaultMatch;
@@ -10,6 +10,7 @@ export interface RequestKey {
   vault?: string;
   name?: string;
   operation?: Operation;
+  kind?: ItemKind;
 }
 
 /** Scripted faults, latency and a per-vault rate limit, shared by both endpoints. */
@@ -76,6 +77,7 @@ function matches(match: FaultMatch, key: RequestKey): boolean {
   // The token endpoint is only faulted when a test asks for it by name.
   if (key.operation === 'token' && match.operation !== 'token') return false;
   if (match.operation !== undefined && match.operation !== key.operation) return false;
+  if (match.kind !== undefined && match.kind !== key.kind) return false;
   if (match.vault !== undefined && match.vault.toLowerCase() !== key.vault?.toLowerCase()) return false;
   if (match.name !== undefined && match.name.toLowerCase() !== key.name?.toLowerCase()) return false;
   return true;

@@ -5,24 +5,36 @@ import type { AddressInfo } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { badParameter, errorFor, managedByCertificate, secretNotFound, throttled, type ErrorContext } from './errors.js';
+import { answerCertificate } from './certificates.js';
+import { badParameter, errorFor, throttled, type ErrorContext } from './errors.js';
 import { describeFault, FaultState } from './faults.js';
+import { reply, type Reply } from './http-util.js';
+import { blobKey, type ItemRequest } from './item-request.js';
+import { VaultItems } from './items.js';
+import { answerKey } from './keys.js';
+import type { Space } from './kinds.js';
+import { answerLifecycle } from './lifecycle.js';
 import { parseRoute, SECRET_NAME, VAULT_NAME, type Route } from './routes.js';
-import { SecretStore, type SecretVersion, type StoredSecret } from './store.js';
+import { answerSecret } from './secrets.js';
 import { handleAuthority, isAuthorityPath, type ClientRegistry } from './authority.js';
 import { isVaultHost, tlsMaterial, type TlsMaterial } from './tls.js';
-import { CLOUD_RESOURCES, resourceForHost, TokenIssuer } from './tokens.js';
-import type { Fault, LocalVault, LocalVaultOptions, Operation, RequestRecord } from './types.js';
-
-interface Reply {
-  status: number;
-  body: unknown;
-  contentType?: string;
-  headers?: Record<string, string>;
-}
+import { hsmResourceForHost, KNOWN_RESOURCES, resourceForHost, TokenIssuer } from './tokens.js';
+import type {
+  CertificateSeed,
+  Fault,
+  ItemKind,
+  ItemState,
+  KeySeed,
+  LocalVault,
+  LocalVaultOptions,
+  Operation,
+  RequestRecord,
+  SeededVersion,
+  VaultScope,
+  Where,
+} from './types.js';
 
 const MAX_BODY = 32 * 1024 * 1024;
-const PAGE_MAX = 25; // the service never returns more per page, whatever maxresults asks
 const MSI_API_VERSION = '2019-08-01';
 
 export async function startLocalVault(opts: LocalVaultOptions = {}): Promise<LocalVault> {
@@ -34,6 +46,7 @@ export async function startLocalVault(opts: LocalVaultOptions = {}): Promise<Loc
 class LocalVaultServer implements LocalVault {
   origin = '';
   vaultUrlTemplate = '';
+  hsmUrlTemplate = '';
   identityEndpoint = '';
   readonly identityHeader = randomBytes(24).toString('base64url');
   readonly tenantId: string;
@@ -43,7 +56,7 @@ class LocalVaultServer implements LocalVault {
 
   private records: RequestRecord[] = [];
   private readonly issuer: TokenIssuer;
-  private readonly store = new SecretStore();
+  private readonly items = new VaultItems();
   private readonly blobs = new Map<string, Buffer>();
   private readonly clients: ClientRegistry = new Map();
   private readonly servers: Server[] = [];
@@ -88,6 +101,7 @@ class LocalVaultServer implements LocalVault {
 
     this.origin = `https://127.0.0.1:${this.port}`;
     this.vaultUrlTemplate = `${this.origin}/{vault}`;
+    this.hsmUrlTemplate = `${this.origin}/hsm/{vault}`;
     this.identityEndpoint = `http://127.0.0.1:${identityPort}/msi/token`;
   }
 
@@ -114,26 +128,66 @@ class LocalVaultServer implements LocalVault {
     return {
       NODE_EXTRA_CA_CERTS: this.caFile,
       AZ_KEYVAULT_BACKUP_VAULT_URL: this.vaultUrlTemplate,
+      AZ_KEYVAULT_BACKUP_HSM_URL: this.hsmUrlTemplate,
       IDENTITY_ENDPOINT: this.identityEndpoint,
       IDENTITY_HEADER: this.identityHeader,
     };
   }
 
   setSecret(vault: string, name: string, value: string): void {
-    this.store.set(vault, name, value);
+    this.items.addSecret(vault, name, value);
   }
 
   /** The secret a certificate of that name creates with itself (managed: true): its backup is refused. */
   setCertificateSecret(vault: string, name: string, value: string): void {
-    this.store.set(vault, name, value, { managed: true });
+    this.items.addSecret(vault, name, value, { managed: true });
   }
 
+  /** Gone at once, without soft delete, so the name is free again (deleteItem is the service's delete). */
   deleteSecret(vault: string, name: string): void {
-    this.store.delete(vault, name);
+    this.items.secrets.remove(vault, name);
   }
 
-  lastBackupBlob(vault: string, name: string): Buffer | undefined {
-    return this.blobs.get(blobKey(vault, name));
+  lastBackupBlob(vault: string, name: string, opts: { kind?: ItemKind } & Where = {}): Buffer | undefined {
+    return this.blobs.get(blobKey(opts.kind ?? 'secret', spaceOf(opts), vault, name));
+  }
+
+  setKey(vault: string, name: string, opts: KeySeed = {}): SeededVersion {
+    const { hsm, ...seed } = opts;
+    const space = spaceOf({ hsm });
+    const { item, version } = this.items.addKey(space, vault, name, seed);
+    return { name: item.name, version: version.version, id: `${this.idBase(space, vault)}/keys/${item.name}/${version.version}` };
+  }
+
+  setCertificate(vault: string, name: string, opts: CertificateSeed = {}): SeededVersion {
+    const { item, version } = this.items.addCertificate(vault, name, opts);
+    return { name: item.name, version: version.version, id: `${this.idBase('vault', vault)}/certificates/${item.name}/${version.version}` };
+  }
+
+  deleteItem(kind: ItemKind, vault: string, name: string, where: Where = {}): boolean {
+    return this.items.softDelete(kind, spaceOf(where), vault, name) !== undefined;
+  }
+
+  purgeItem(kind: ItemKind, vault: string, name: string, where: Where = {}): boolean {
+    return this.items.purge(kind, spaceOf(where), vault, name);
+  }
+
+  itemVersions(kind: ItemKind, vault: string, name: string, where: Where = {}): string[] {
+    const store = this.items.store(kind, spaceOf(where));
+    const item = store.find(vault, name) ?? store.deleted(vault, name)?.item;
+    return item ? item.versions.map((v) => v.version) : [];
+  }
+
+  itemState(kind: ItemKind, vault: string, name: string, where: Where = {}): ItemState {
+    return this.items.state(kind, spaceOf(where), vault, name);
+  }
+
+  setPurgeLinger(ms: number): void {
+    this.items.purgeLingerMs = Math.max(0, ms);
+  }
+
+  setVaultScope(vault: string, scope: VaultScope, where: Where = {}): void {
+    this.items.setScope(spaceOf(where), vault, scope);
   }
 
   clearRequests(): void {
@@ -179,12 +233,14 @@ class LocalVaultServer implements LocalVault {
     }
     const route = parseRoute(req.method ?? 'GET', req.headers.host, url.pathname);
     const record = this.record(req, route.operation, route.vault, route.name);
+    if (route.kind) record.kind = route.kind;
+    if (route.space === 'hsm') record.hsm = true;
     if (route.operation === 'backup') this.trackInFlight(res);
 
     const body = await readBody(req);
     if (this.faults.latencyMs > 0) await sleep(this.faults.latencyMs);
 
-    const auth = this.issuer.check(req.headers.authorization, resourceForHost(req.headers.host));
+    const auth = this.issuer.check(req.headers.authorization, resourceFor(route, req.headers.host));
     if (!auth.ok) {
       const message =
         auth.reason === 'missing'
@@ -192,19 +248,20 @@ class LocalVaultServer implements LocalVault {
           : auth.reason === 'expired'
             ? 'AKV10022: Invalid token: the token has expired.'
             : 'AKV10022: Invalid audience or issuer: the token was not issued for this vault.';
-      this.send(res, record, { status: 401, body: { error: { code: 'Unauthorized', message } }, headers: this.challengeHeader(req.headers.host) });
+      this.send(res, record, { status: 401, body: { error: { code: 'Unauthorized', message } }, headers: this.challengeHeader(resourceFor(route, req.headers.host)) });
       return;
     }
     record.authorized = true;
 
-    const fault = this.faults.take({ vault: route.vault, name: route.name, operation: route.operation });
+    const fault = this.faults.take({ vault: route.vault, name: route.name, operation: route.operation, kind: route.kind });
     if (fault) {
       record.fault = describeFault(fault);
-      this.applyFault(req, res, record, fault, route.operation, route.vault, route.name, () => this.answer(route, url, body, record));
+      this.applyFault(req, res, record, fault, route, () => this.answer(route, url, body, record));
       return;
     }
     if (route.vault && route.operation) {
-      const wait = this.faults.throttle(route.vault);
+      // An HSM is its own service with its own limit, even under a vault's name.
+      const wait = this.faults.throttle(route.space === 'hsm' ? `hsm/${route.vault}` : route.vault);
       if (wait !== undefined) {
         this.send(res, record, { status: 429, body: throttled(), headers: { 'retry-after': String(wait) } });
         return;
@@ -218,103 +275,44 @@ class LocalVaultServer implements LocalVault {
     if (route.miss === 'vault' || !route.vault) {
       return reply(400, badParameter(`The request names no vault: use ${this.origin}/{vault}/secrets/... or https://{vault}.localhost:${this.port}/secrets/...`));
     }
-    if (route.miss === 'path') return reply(404, { error: { code: 'NotFound', message: `No such resource: ${url.pathname}` } });
+    if (route.miss === 'path' || !route.kind || !route.action) return reply(404, { error: { code: 'NotFound', message: `No such resource: ${url.pathname}` } });
     if (route.miss === 'method') return reply(405, { error: { code: 'MethodNotAllowed', message: `The method ${record.method} is not allowed here.` } });
     if (!apiVersion) return reply(400, badParameter('The api-version query parameter is missing.'));
-    if (!VAULT_NAME.test(route.vault)) return reply(400, badParameter(`The vault name '${route.vault}' is invalid.`));
+    if (!VAULT_NAME.test(route.vault)) return reply(400, badParameter(`The ${route.space === 'hsm' ? 'HSM' : 'vault'} name '${route.vault}' is invalid.`));
     if (route.name !== undefined && !SECRET_NAME.test(route.name)) {
-      return reply(400, badParameter(`The secret name '${route.name}' is invalid. It must be 1-127 letters, digits and hyphens.`));
+      return reply(400, badParameter(`The ${route.kind} name '${route.name}' is invalid. It must be 1-127 letters, digits and hyphens.`));
     }
-    const vault = route.vault;
-    const name = route.name ?? '';
-
-    switch (route.action) {
-      case 'set': {
-        const parsed = parseJson(body) as { value?: unknown; contentType?: unknown; tags?: unknown; attributes?: { enabled?: unknown } } | undefined;
-        if (!parsed || typeof parsed.value !== 'string') return reply(400, badParameter("The request body must be JSON with a string property 'value'."));
-        const { secret, version } = this.store.set(vault, name, parsed.value, {
-          ...(typeof parsed.contentType === 'string' ? { contentType: parsed.contentType } : {}),
-          ...(isStringRecord(parsed.tags) ? { tags: parsed.tags } : {}),
-          ...(typeof parsed.attributes?.enabled === 'boolean' ? { enabled: parsed.attributes.enabled } : {}),
-        });
-        return reply(200, this.bundle(vault, secret, version, true));
-      }
-      case 'get': {
-        const secret = this.store.find(vault, name);
-        const version = this.store.getVersion(vault, name, route.version);
-        if (!secret || !version) return reply(404, secretNotFound(route.version ? `${name}/${route.version}` : name));
-        return reply(200, this.bundle(vault, secret, version, true));
-      }
-      case 'list': {
-        const items = this.store.list(vault).map((s) => this.item(vault, s, s.versions[s.versions.length - 1]!, false));
-        return reply(200, page(items, url, `${route.base}/secrets`, apiVersion));
-      }
-      case 'versions': {
-        const secret = this.store.find(vault, name);
-        const items = secret ? secret.versions.map((v) => this.item(vault, secret, v, true)) : [];
-        return reply(200, page(items, url, `${route.base}/secrets/${encodeURIComponent(name)}/versions`, apiVersion));
-      }
-      case 'backup': {
-        if (this.store.find(vault, name)?.managed) return reply(403, managedByCertificate('backup'));
-        const blob = this.store.backup(vault, name);
-        if (!blob) return reply(404, secretNotFound(name));
-        this.blobs.set(blobKey(vault, name), blob);
-        return reply(200, { value: blob.toString('base64url') });
-      }
-      case 'restore': {
-        const parsed = parseJson(body) as { value?: unknown } | undefined;
-        if (!parsed || typeof parsed.value !== 'string') return reply(400, badParameter("The request body must be JSON with a string property 'value'."));
-        const result = this.store.restore(vault, Buffer.from(parsed.value, 'base64url'));
-        if (!result.ok && result.reason === 'invalid') return reply(400, badParameter('Backup blob contains invalid data.'));
-        if (!result.ok) {
-          record.name = result.name;
-          return reply(409, {
-            error: {
-              code: 'Conflict',
-              message: `Secret ${result.name ?? ''} already exists. A secret can only be restored into a vault where it does not exist.`,
-            },
-          });
-        }
-        record.name = result.secret.name;
-        const latest = result.secret.versions[result.secret.versions.length - 1]!;
-        return reply(200, this.bundle(vault, result.secret, latest, false));
-      }
-      default:
-        return reply(404, { error: { code: 'NotFound', message: `No such resource: ${url.pathname}` } });
-    }
-  }
-
-  /** Ids always use the host form, which the SDK's identifier parser (and -Id) understand. */
-  private idBase(vault: string): string {
-    return `https://${vault.toLowerCase()}.localhost:${this.port}`;
-  }
-
-  private bundle(vault: string, secret: StoredSecret, version: SecretVersion, withValue: boolean): Record<string, unknown> {
-    return {
-      ...(withValue ? { value: version.value } : {}),
-      ...this.item(vault, secret, version, true),
+    const req: ItemRequest = {
+      items: this.items,
+      vault: route.vault,
+      space: route.space,
+      kind: route.kind,
+      action: route.action,
+      name: route.name ?? '',
+      ...(route.version ? { version: route.version } : {}),
+      url,
+      body,
+      record,
+      apiVersion,
+      idBase: this.idBase(route.space, route.vault),
+      base: route.base,
+      blobs: this.blobs,
     };
+    const answer =
+      answerLifecycle(req) ??
+      (route.kind === 'secret' ? answerSecret(req) : route.kind === 'key' ? answerKey(req) : answerCertificate(req));
+    return answer ?? reply(404, { error: { code: 'NotFound', message: `No such resource: ${url.pathname}` } });
   }
 
-  private item(vault: string, secret: StoredSecret, version: SecretVersion, withVersion: boolean): Record<string, unknown> {
-    return {
-      id: `${this.idBase(vault)}/secrets/${secret.name}${withVersion ? `/${version.version}` : ''}`,
-      attributes: {
-        enabled: version.enabled,
-        created: version.created,
-        updated: version.updated,
-        recoveryLevel: 'Recoverable+Purgeable',
-        recoverableDays: 90,
-      },
-      ...(version.contentType !== undefined ? { contentType: version.contentType } : {}),
-      ...(version.tags !== undefined ? { tags: version.tags } : {}),
-    };
+  /** Ids always use the host form, which the SDK's identifier parser (and -Id) understand; an HSM's is `<hsm>.managedhsm.localhost`. */
+  private idBase(space: Space, vault: string): string {
+    return `https://${vault.toLowerCase()}${space === 'hsm' ? '.managedhsm' : ''}.localhost:${this.port}`;
   }
 
   /** The resource is the cloud's own for its vault hosts, so the SDK's resource check passes only for the right cloud. */
-  private challengeHeader(host: string | undefined): Record<string, string> {
+  private challengeHeader(resource: string): Record<string, string> {
     return {
-      'www-authenticate': `Bearer authorization="https://login.microsoftonline.com/${this.tenantId}", resource="${resourceForHost(host)}"`,
+      'www-authenticate': `Bearer authorization="https://login.microsoftonline.com/${this.tenantId}", resource="${resource}"`,
     };
   }
 
@@ -327,14 +325,14 @@ class LocalVaultServer implements LocalVault {
     const fault = this.faults.take({ operation: 'token' });
     if (fault && (fault.kind === 'hang' || fault.kind === 'reset')) {
       record.fault = describeFault(fault);
-      this.applyFault(req, res, record, fault, 'token', undefined, undefined, () => reply(500, {}));
+      this.applyFault(req, res, record, fault, TOKEN_ROUTE, () => reply(500, {}));
       return;
     }
     const answer = (): Reply => this.tokenAnswer(req, url);
     if (req.headers['x-identity-header'] === this.identityHeader) record.authorized = true;
     if (fault && record.authorized) {
       record.fault = describeFault(fault);
-      this.applyFault(req, res, record, fault, 'token', undefined, undefined, answer);
+      this.applyFault(req, res, record, fault, TOKEN_ROUTE, answer);
       return;
     }
     this.send(res, record, answer());
@@ -350,7 +348,7 @@ class LocalVaultServer implements LocalVault {
       return reply(400, { error: { code: 'BadRequest', message: `api-version must be ${MSI_API_VERSION}.` } });
     }
     const resource = (url.searchParams.get('resource') ?? '').replace(/\/+$/, '');
-    if (!Object.values(CLOUD_RESOURCES).includes(resource)) {
+    if (!KNOWN_RESOURCES.includes(resource)) {
       return reply(400, {
         error: 'invalid_resource',
         error_description: `AADSTS500011: The resource principal named ${resource} was not found in the tenant named ${this.tenantId}.`,
@@ -398,11 +396,10 @@ class LocalVaultServer implements LocalVault {
     res: ServerResponse,
     record: RequestRecord,
     fault: Fault,
-    operation: Operation | undefined,
-    vault: string | undefined,
-    name: string | undefined,
+    route: Pick<Route, 'operation' | 'vault' | 'name' | 'kind' | 'space'>,
     real: () => Reply,
   ): void {
+    const { operation, vault, name, kind } = route;
     switch (fault.kind) {
       case 'reset':
         record.endedAt = Date.now();
@@ -450,11 +447,12 @@ class LocalVaultServer implements LocalVault {
           objectId: this.issuer.objectId,
           appId: this.issuer.appId,
           ...(operation ? { operation } : {}),
+          ...(kind ? { kind } : {}),
           ...(vault ? { vault } : {}),
           ...(name ? { name } : {}),
         };
         const headers: Record<string, string> = {
-          ...(fault.status === 401 ? this.challengeHeader(req.headers.host) : {}),
+          ...(fault.status === 401 ? this.challengeHeader(resourceFor(route, req.headers.host)) : {}),
           ...(fault.retryAfter !== undefined ? { 'retry-after': String(fault.retryAfter) } : {}),
           ...fault.headers,
         };
@@ -489,8 +487,15 @@ class LocalVaultServer implements LocalVault {
   }
 }
 
-function reply(status: number, body: unknown): Reply {
-  return { status, body };
+const TOKEN_ROUTE = { operation: 'token', space: 'vault' } as const;
+
+function spaceOf(where: Where): Space {
+  return where.hsm ? 'hsm' : 'vault';
+}
+
+/** The token audience a request needs: an HSM's resource for HSM routes, else the vault host's cloud's. */
+function resourceFor(route: Pick<Route, 'space'>, host: string | undefined): string {
+  return route.space === 'hsm' ? hsmResourceForHost(host) : resourceForHost(host);
 }
 
 function baseHeaders(): Record<string, string> {
@@ -500,33 +505,6 @@ function baseHeaders(): Record<string, string> {
     'x-ms-keyvault-service-version': '1.9.0.0',
     'x-ms-keyvault-region': 'local',
   };
-}
-
-function page(items: unknown[], url: URL, base: string, apiVersion: string): { value: unknown[]; nextLink: string | null } {
-  const skip = Math.max(0, Number.parseInt(url.searchParams.get('$skiptoken') ?? '0', 10) || 0);
-  const asked = Number.parseInt(url.searchParams.get('maxresults') ?? '', 10);
-  const size = asked > 0 ? Math.min(asked, PAGE_MAX) : PAGE_MAX;
-  const value = items.slice(skip, skip + size);
-  const next = skip + size < items.length
-    ? `${base}?api-version=${encodeURIComponent(apiVersion)}&$skiptoken=${skip + size}&maxresults=${size}`
-    : null;
-  return { value, nextLink: next };
-}
-
-function blobKey(vault: string, name: string): string {
-  return `${vault.toLowerCase()}/${name.toLowerCase()}`;
-}
-
-function parseJson(body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
-function isStringRecord(value: unknown): value is Record<string, string> {
-  return typeof value === 'object' && value !== null && Object.values(value).every((v) => typeof v === 'string');
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {

@@ -1,144 +1,170 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
-export const BACKUP_PREFIX = ')AzureKeyVaultSecretBackupV1.microsoft.com';
+import type { ItemState } from './types.js';
 
-export interface SecretVersion {
+/** What every version of every kind carries (times in epoch seconds, as the service's attributes). */
+export interface VersionBase {
   version: string;
-  value: string;
-  contentType?: string;
-  tags?: Record<string, string>;
   enabled: boolean;
   created: number;
   updated: number;
+  notBefore?: number;
+  expires?: number;
+  tags?: Record<string, string>;
 }
 
-export interface StoredSecret {
+export interface SecretVersion extends VersionBase {
+  value: string;
+  contentType?: string;
+}
+
+export interface KeyVersion extends VersionBase {
+  kty: string;
+  keyOps: string[];
+  n: string;
+  e: string;
+}
+
+export interface CertificateVersion extends VersionBase {
+  /** base64 DER */
+  cer: string;
+  /** base64url SHA-1 of the DER */
+  x5t: string;
+  subject: string;
+}
+
+export interface StoredItem<V extends VersionBase> {
   /** The name as first created; lookups ignore case like the service. */
   name: string;
   /** Oldest first. */
-  versions: SecretVersion[];
-  /** The secret of a Key Vault certificate of the same name (`managed: true`), which the service will not back up alone. */
+  versions: V[];
+  /** A certificate's own secret or key (`managed: true`), which the service will not back up or delete alone. */
   managed?: boolean;
 }
 
-export interface SetOptions {
-  contentType?: string;
-  tags?: Record<string, string>;
-  enabled?: boolean;
-  /** Marks the secret as a certificate's (see StoredSecret.managed). */
-  managed?: boolean;
+export interface DeletedItem<V extends VersionBase> {
+  item: StoredItem<V>;
+  deletedDate: number;
+  scheduledPurgeDate: number;
 }
 
-export type RestoreResult =
-  | { ok: true; secret: StoredSecret }
-  | { ok: false; reason: 'invalid' | 'exists'; name?: string };
+const RETENTION_DAYS = 90;
 
-interface BackupPayload {
-  name: string;
-  versions: SecretVersion[];
+interface Space<V extends VersionBase> {
+  active: Map<string, StoredItem<V>>;
+  deleted: Map<string, DeletedItem<V>>;
+  /** Name → epoch ms until which a purged name still refuses a restore. */
+  purging: Map<string, number>;
 }
 
-/**
- * Vaults, secrets and their versions in memory. Backups are really encrypted
- * (AES-256-GCM with a key of this store) so each blob is opaque and different
- * per call, like the service's, and restore needs nothing but the blob.
- */
-export class SecretStore {
-  private readonly vaults = new Map<string, Map<string, StoredSecret>>();
-  private readonly backupKey = randomBytes(32);
-  private readonly keyId = randomBytes(16).toString('hex');
+export function newVersionId(): string {
+  return randomBytes(16).toString('hex');
+}
 
-  set(vault: string, name: string, value: string, opts: SetOptions = {}): { secret: StoredSecret; version: SecretVersion } {
-    const secrets = this.vault(vault, true)!;
-    let secret = secrets.get(name.toLowerCase());
-    if (!secret) {
-      secret = { name, versions: [] };
-      secrets.set(name.toLowerCase(), secret);
+export function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+/** One kind's items of every vault (or every HSM), with soft delete: active, deleted, purging. */
+export class ItemStore<V extends VersionBase> {
+  private readonly vaults = new Map<string, Space<V>>();
+
+  /** Appends a version, creating the item. Refuses a soft-deleted name, as the service does. */
+  add(vault: string, name: string, version: V, managed = false): StoredItem<V> {
+    const space = this.space(vault);
+    const key = name.toLowerCase();
+    if (space.deleted.has(key)) throw new Error(`${name} is soft-deleted in ${vault}: recover or purge it first`);
+    let item = space.active.get(key);
+    if (!item) {
+      item = { name, versions: [] };
+      space.active.set(key, item);
     }
-    const now = Math.floor(Date.now() / 1000);
-    const version: SecretVersion = {
-      version: randomBytes(16).toString('hex'),
-      value,
-      enabled: opts.enabled ?? true,
-      created: now,
-      updated: now,
-      ...(opts.contentType !== undefined ? { contentType: opts.contentType } : {}),
-      ...(opts.tags !== undefined ? { tags: opts.tags } : {}),
-    };
-    secret.versions.push(version);
-    if (opts.managed) secret.managed = true;
-    return { secret, version };
+    item.versions.push(version);
+    if (managed) item.managed = true;
+    return item;
   }
 
-  find(vault: string, name: string): StoredSecret | undefined {
-    return this.vault(vault, false)?.get(name.toLowerCase());
+  find(vault: string, name: string): StoredItem<V> | undefined {
+    return this.vaults.get(vault.toLowerCase())?.active.get(name.toLowerCase());
   }
 
-  getVersion(vault: string, name: string, version?: string): SecretVersion | undefined {
-    const secret = this.find(vault, name);
-    if (!secret) return undefined;
-    if (!version) return secret.versions[secret.versions.length - 1];
-    return secret.versions.find((v) => v.version === version.toLowerCase());
+  version(vault: string, name: string, version?: string): V | undefined {
+    const item = this.find(vault, name);
+    if (!item) return undefined;
+    if (!version) return item.versions[item.versions.length - 1];
+    return item.versions.find((v) => v.version === version.toLowerCase());
   }
 
-  list(vault: string): StoredSecret[] {
-    const secrets = [...(this.vault(vault, false)?.values() ?? [])];
-    return secrets.sort((a, b) => a.name.toLowerCase().localeCompare(b.name.toLowerCase()));
+  list(vault: string): StoredItem<V>[] {
+    const items = [...(this.vaults.get(vault.toLowerCase())?.active.values() ?? [])];
+    return items.sort((a, b) => a.name.toLowerCase().localeCompare(b.name.toLowerCase()));
   }
 
-  delete(vault: string, name: string): void {
-    this.vault(vault, false)?.delete(name.toLowerCase());
+  deleted(vault: string, name: string): DeletedItem<V> | undefined {
+    return this.vaults.get(vault.toLowerCase())?.deleted.get(name.toLowerCase());
   }
 
-  /** The decoded backup bytes: the service's prefix followed by a JWE compact string. */
-  backup(vault: string, name: string): Buffer | undefined {
-    const secret = this.find(vault, name);
-    if (!secret) return undefined;
-    const payload: BackupPayload = { name: secret.name, versions: secret.versions };
-    const header = Buffer.from(JSON.stringify({ alg: 'dir', enc: 'A256GCM', kid: this.keyId })).toString('base64url');
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.backupKey, iv);
-    cipher.setAAD(Buffer.from(header, 'ascii'));
-    const ciphertext = Buffer.concat([cipher.update(JSON.stringify(payload), 'utf8'), cipher.final()]);
-    const jwe = [header, '', iv.toString('base64url'), ciphertext.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.');
-    return Buffer.from(BACKUP_PREFIX + jwe, 'ascii');
+  state(vault: string, name: string, now = Date.now()): ItemState {
+    const space = this.vaults.get(vault.toLowerCase());
+    const key = name.toLowerCase();
+    if (!space) return 'absent';
+    if (space.active.has(key)) return 'active';
+    if (space.deleted.has(key)) return 'deleted';
+    const until = space.purging.get(key);
+    if (until !== undefined && now < until) return 'purging';
+    if (until !== undefined) space.purging.delete(key);
+    return 'absent';
   }
 
-  restore(vault: string, blob: Buffer): RestoreResult {
-    const payload = this.open(blob);
-    if (!payload) return { ok: false, reason: 'invalid' };
-    if (this.find(vault, payload.name)) return { ok: false, reason: 'exists', name: payload.name };
-    const secret: StoredSecret = { name: payload.name, versions: payload.versions.map((v) => ({ ...v })) };
-    this.vault(vault, true)!.set(payload.name.toLowerCase(), secret);
-    return { ok: true, secret };
+  softDelete(vault: string, name: string): DeletedItem<V> | undefined {
+    const space = this.space(vault);
+    const key = name.toLowerCase();
+    const item = space.active.get(key);
+    if (!item) return undefined;
+    space.active.delete(key);
+    const deletedDate = nowSeconds();
+    const deleted: DeletedItem<V> = { item, deletedDate, scheduledPurgeDate: deletedDate + RETENTION_DAYS * 86_400 };
+    space.deleted.set(key, deleted);
+    return deleted;
   }
 
-  private open(blob: Buffer): BackupPayload | undefined {
-    const text = blob.toString('latin1');
-    if (!text.startsWith(BACKUP_PREFIX)) return undefined;
-    const parts = text.slice(BACKUP_PREFIX.length).split('.');
-    if (parts.length !== 5) return undefined;
-    const [header, , iv, ciphertext, tag] = parts as [string, string, string, string, string];
-    try {
-      const decipher = createDecipheriv('aes-256-gcm', this.backupKey, Buffer.from(iv, 'base64url'));
-      decipher.setAAD(Buffer.from(header, 'ascii'));
-      decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-      const plain = Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]);
-      const payload = JSON.parse(plain.toString('utf8')) as BackupPayload;
-      if (typeof payload.name !== 'string' || !Array.isArray(payload.versions)) return undefined;
-      return payload;
-    } catch {
-      return undefined;
-    }
+  purge(vault: string, name: string, lingerMs: number): boolean {
+    const space = this.space(vault);
+    const key = name.toLowerCase();
+    if (!space.deleted.delete(key)) return false;
+    if (lingerMs > 0) space.purging.set(key, Date.now() + lingerMs);
+    return true;
   }
 
-  private vault(vault: string, create: boolean): Map<string, StoredSecret> | undefined {
+  recover(vault: string, name: string): StoredItem<V> | undefined {
+    const space = this.space(vault);
+    const key = name.toLowerCase();
+    const deleted = space.deleted.get(key);
+    if (!deleted) return undefined;
+    space.deleted.delete(key);
+    space.active.set(key, deleted.item);
+    return deleted.item;
+  }
+
+  /** Gone at once, no soft delete: the old deleteSecret of tests that only need a free name. */
+  remove(vault: string, name: string): void {
+    this.vaults.get(vault.toLowerCase())?.active.delete(name.toLowerCase());
+  }
+
+  /** A restored item, whose name the caller has checked is free. */
+  put(vault: string, item: StoredItem<V>): void {
+    const space = this.space(vault);
+    space.purging.delete(item.name.toLowerCase());
+    space.active.set(item.name.toLowerCase(), item);
+  }
+
+  private space(vault: string): Space<V> {
     const key = vault.toLowerCase();
-    let secrets = this.vaults.get(key);
-    if (!secrets && create) {
-      secrets = new Map();
-      this.vaults.set(key, secrets);
+    let space = this.vaults.get(key);
+    if (!space) {
+      space = { active: new Map(), deleted: new Map(), purging: new Map() };
+      this.vaults.set(key, space);
     }
-    return secrets;
+    return space;
   }
 }

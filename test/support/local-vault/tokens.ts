@@ -9,6 +9,25 @@ export const CLOUD_RESOURCES: Readonly<Record<string, string>> = {
   'vault.usgovcloudapi.net': 'https://vault.usgovcloudapi.net',
 };
 
+export const HSM_RESOURCE = 'https://managedhsm.azure.net';
+
+/** The Managed HSM resource of each cloud, by its HSM DNS suffix. */
+export const HSM_RESOURCES: Readonly<Record<string, string>> = {
+  'managedhsm.azure.net': HSM_RESOURCE,
+  'managedhsm.azure.cn': 'https://managedhsm.azure.cn',
+  'managedhsm.usgovcloudapi.net': 'https://managedhsm.usgovcloudapi.net',
+};
+
+/** Every resource this server's token endpoints issue tokens for. */
+export const KNOWN_RESOURCES: readonly string[] = [...Object.values(CLOUD_RESOURCES), ...Object.values(HSM_RESOURCES)];
+
+/** The resource an HSM request must carry a token for: its cloud's for an HSM host, else the public one. */
+export function hsmResourceForHost(host: string | undefined): string {
+  const name = (host ?? '').toLowerCase().replace(/:\d+$/, '');
+  for (const [suffix, resource] of Object.entries(HSM_RESOURCES)) if (name.endsWith(`.${suffix}`)) return resource;
+  return HSM_RESOURCE;
+}
+
 /** The resource a request to this Host must carry a token for: a sovereign cloud's for its vault hosts, else the public one. */
 export function resourceForHost(host: string | undefined): string {
   const name = (host ?? '').toLowerCase().replace(/:\d+$/, '');
