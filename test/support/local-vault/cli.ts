@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { startLocalVault } from './server.js';
 
 const USAGE = `usage: cli.js [--secret vault/name=value]... [--count N --vault NAME]
+              [--keys N --vault NAME] [--certificates N --vault NAME] [--hsm-keys N --hsm NAME]
               [--latency-ms MS] [--rate-limit PER_SECOND] [--tenant-id ID]`;
 
 async function main(): Promise<void> {
@@ -17,6 +18,10 @@ async function main(): Promise<void> {
       secret: { type: 'string', multiple: true },
       count: { type: 'string' },
       vault: { type: 'string' },
+      keys: { type: 'string' },
+      certificates: { type: 'string' },
+      hsm: { type: 'string' },
+      'hsm-keys': { type: 'string' },
       'latency-ms': { type: 'string' },
       'rate-limit': { type: 'string' },
       'tenant-id': { type: 'string' },
@@ -44,22 +49,35 @@ async function main(): Promise<void> {
     }
   }
 
+  const keys = values.keys === undefined ? 0 : wholeNumber('--keys', values.keys);
+  const certificates = values.certificates === undefined ? 0 : wholeNumber('--certificates', values.certificates);
+  const hsmKeys = values['hsm-keys'] === undefined ? 0 : wholeNumber('--hsm-keys', values['hsm-keys']);
+  if ((keys > 0 || certificates > 0) && !values.vault) throw new UsageError('--keys and --certificates need --vault');
+  if (hsmKeys > 0 && !values.hsm) throw new UsageError('--hsm-keys needs --hsm');
+
   const vault = await startLocalVault({
     ...(values['tenant-id'] ? { tenantId: values['tenant-id'] } : {}),
     ...(values['latency-ms'] !== undefined ? { latencyMs: wholeNumber('--latency-ms', values['latency-ms']) } : {}),
   });
   if (values['rate-limit'] !== undefined) vault.faults.setRateLimit(wholeNumber('--rate-limit', values['rate-limit']));
   for (const [v, name, value] of seeds) vault.setSecret(v, name, value);
+  for (let i = 1; i <= keys; i++) vault.setKey(values.vault!, numbered('key', i, keys));
+  for (let i = 1; i <= certificates; i++) vault.setCertificate(values.vault!, numbered('certificate', i, certificates));
+  for (let i = 1; i <= hsmKeys; i++) vault.setKey(values.hsm!, numbered('key', i, hsmKeys), { hsm: true });
 
   process.stdout.write(
     `${JSON.stringify({
       origin: vault.origin,
       vaultUrlTemplate: vault.vaultUrlTemplate,
+      hsmUrlTemplate: vault.hsmUrlTemplate,
       caFile: vault.caFile,
       identityEndpoint: vault.identityEndpoint,
       identityHeader: vault.identityHeader,
       tenantId: vault.tenantId,
       seeded: seeds.length,
+      seededKeys: keys,
+      seededCertificates: certificates,
+      seededHsmKeys: hsmKeys,
     })}\n`,
   );
 
@@ -82,6 +100,11 @@ async function main(): Promise<void> {
 }
 
 class UsageError extends Error {}
+
+/** `key-0001`, as the secrets are `secret-0001`: sortable, at least four digits. */
+function numbered(prefix: string, i: number, count: number): string {
+  return `${prefix}-${String(i).padStart(Math.max(4, String(count).length), '0')}`;
+}
 
 function wholeNumber(flag: string, text: string): number {
   const n = Number(text);
