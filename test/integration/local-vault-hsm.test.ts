@@ -1,8 +1,11 @@
 import { strict as assert } from 'node:assert';
+import { Agent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { sharedVault } from '../support/hooks.js';
 import { identityEndpointCredential } from '../support/identity-credential.js';
+import { KeyClient } from '@azure/keyvault-keys';
+
 import type { LocalVault } from '../support/local-vault/index.js';
 import { hsmKeyClient, rawRequest, rejection, sdkClients, staticCredential, uniqueVault } from '../support/local-vault/sdk-clients.js';
 
@@ -101,5 +104,25 @@ describe('local Key Vault stand-in: Managed HSM keys at <origin>/hsm/<hsm>, thro
       itemRecords.filter((r) => r.hsm && r.status !== 401).map((r) => `${r.operation} ${r.status}`),
       ['set 200', 'backup 200', 'delete 200', 'getDeleted 200', 'purge 204', 'restore 409', 'restore 200'],
     );
+  });
+
+  it("answers at the host of its ids, <hsm>.managedhsm.localhost, with a certificate for that name", async function () {
+    const hsm = uniqueVault();
+    const seeded = vault.setKey(hsm, 'by-host', { hsm: true });
+    const idUrl = new URL(seeded.id);
+    assert.equal(idUrl.hostname, `${hsm}.managedhsm.localhost`);
+    // No resolver maps *.localhost here, so the agent resolves it to loopback itself.
+    const agent = new Agent({
+      ca: vault.caPem,
+      lookup: ((_host: string, options: { all?: boolean }, cb: (...args: unknown[]) => void) =>
+        options.all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4)) as never,
+    });
+    try {
+      const keys = new KeyClient(idUrl.origin, identityEndpointCredential(vault), { disableChallengeResourceVerification: true, agent });
+      assert.equal((await keys.getKey('by-host')).id, seeded.id);
+      assert.ok(vault.requests.filter((r) => r.operation === 'get').every((r) => r.hsm === true && r.vault === hsm));
+    } finally {
+      agent.destroy();
+    }
   });
 });

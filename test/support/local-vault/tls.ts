@@ -84,7 +84,10 @@ async function generate(): Promise<TlsMaterial> {
  * real host name, and only processes told to trust this test CA accept it.
  */
 export function isVaultHost(host: string): boolean {
-  return /^[a-z0-9-]{1,63}\.(localhost|vault\.azure\.net|vault\.azure\.cn|vault\.usgovcloudapi\.net)$/.test(host.toLowerCase());
+  const name = host.toLowerCase();
+  // `<hsm>.managedhsm.localhost` is the host of the ids a Managed HSM hands out.
+  return /^[a-z0-9-]{1,63}\.(localhost|vault\.azure\.net|vault\.azure\.cn|vault\.usgovcloudapi\.net)$/.test(name) ||
+    /^[a-z0-9-]{1,63}\.managedhsm\.(localhost|azure\.net|azure\.cn|usgovcloudapi\.net)$/.test(name);
 }
 
 async function signLeaf(dir: string, host: string): Promise<string> {
