@@ -9,7 +9,9 @@ export interface Message {
   ok?: boolean;
   path?: string;
   bytes?: number;
-  error?: { kind: string; errorId: string; category: string; message: string; code?: string; status?: number; vaultName?: string; name?: string; secretId?: string };
+  error?: { kind: string; errorId: string; category: string; message: string; code?: string; status?: number; vaultName?: string; name?: string; secretId?: string; inputFile?: string };
+  /** A restore's result: what the vault restored (docs/protocol.md, "Responses"). */
+  item?: Record<string, unknown> & { kind: string; vaultName: string; name?: string; version?: string; id?: string };
   logged?: number;
   pipeline?: number;
   succeeded?: number;
