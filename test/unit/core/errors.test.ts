@@ -18,7 +18,7 @@ describe('the error kinds', () => {
 
   it("uses PowerShell's ErrorCategory names for the categories", () => {
     // [System.Management.Automation.ErrorCategory]: the module passes the category through as is.
-    const powershell = ['NotSpecified', 'InvalidArgument', 'ObjectNotFound', 'PermissionDenied', 'AuthenticationError', 'LimitsExceeded', 'ConnectionError', 'ResourceExists', 'WriteError', 'InvalidOperation', 'InvalidData'];
+    const powershell = ['NotSpecified', 'InvalidArgument', 'ObjectNotFound', 'PermissionDenied', 'AuthenticationError', 'LimitsExceeded', 'ConnectionError', 'ResourceExists', 'WriteError', 'InvalidOperation', 'InvalidData', 'ResourceUnavailable'];
     for (const k of kinds) assert.ok(powershell.includes(ERROR_KINDS[k].category), `${k}: ${ERROR_KINDS[k].category}`);
   });
 });
