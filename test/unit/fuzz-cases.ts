@@ -258,7 +258,15 @@ export function fuzzOnce(r: Rng, stats: FuzzStats): void {
         if (m.request[key] !== undefined && typeof m.request[key] !== 'string') fail('parseLine', line, `${key} is not a string`);
       }
       if (typeof m.request.force !== 'boolean') fail('parseLine', line, 'force is not a boolean');
+      if (m.request.hsmName !== undefined && typeof m.request.hsmName !== 'string') fail('parseLine', line, 'hsmName is not a string');
     }
+    if (m.type === 'restore') {
+      if (typeof m.request.inputFile !== 'string') fail('parseLine', line, 'a restore without a string inputFile');
+      for (const key of ['vaultName', 'hsmName'] as const) {
+        if (m.request[key] !== undefined && typeof m.request[key] !== 'string') fail('parseLine', line, `${key} is not a string`);
+      }
+    }
+    if (m.type === 'begin' && m.settings.kind !== undefined && !['secret', 'key', 'certificate'].includes(m.settings.kind)) fail('parseLine', line, 'an unknown kind');
     if (m.type === 'token' && (m.token.length === 0 || Number.isNaN(m.expiresOnTimestamp))) fail('parseLine', line, 'accepted an empty token or no expiry');
     // Protocol 2: every line belongs to a pipeline, a whole number from 0 (absent: pipeline 0).
     if ('pipeline' in m && (!Number.isInteger(m.pipeline) || m.pipeline < 0 || m.pipeline > 2 ** 31)) fail('parseLine', line, `pipeline ${String(m.pipeline)} accepted`);
@@ -325,8 +333,11 @@ function randomDirectory(r: Rng, api: path.PlatformPath): string {
 }
 
 const REAL_LINES = [
-  '{"type":"hello","protocol":2,"client":"Az.KeyVault.Backup 0.1.0","features":["tokenRequest"]}',
+  '{"type":"hello","protocol":3,"client":"Az.KeyVault.Backup 0.1.0","features":["tokenRequest"]}',
   '{"type":"begin","pipeline":3,"context":"az1","dnsSuffix":"vault.azure.cn","concurrency":16,"logLevel":"verbose"}',
+  '{"type":"begin","pipeline":5,"kind":"key","concurrency":16,"logLevel":"warning"}',
+  '{"type":"backup","pipeline":5,"id":11,"hsmName":"myhsm","name":"k","directory":"/home/u/backups","force":false}',
+  '{"type":"restore","pipeline":5,"id":12,"vaultName":"myvault","inputFile":"/home/u/backups/myvault-k-1764383221.4137"}',
   '{"type":"backup","pipeline":3,"id":7,"vaultName":"myvault","name":"mysecret","directory":"/home/u/backups","force":false}',
   '{"type":"backup","pipeline":3,"id":9,"vaultName":"myvault","name":"other","outputFile":"/home/u/b.blob","force":true,"after":8}',
   '{"type":"backup","id":"x","secretId":"https://myvault.vault.azure.net/secrets/s","outputFile":"/tmp/f","force":true}',
@@ -341,8 +352,8 @@ function protocolLine(r: Rng): string {
   const roll = r();
   if (roll < 0.2) return randomText(r, 40);
   if (roll < 0.45) {
-    const body: Record<string, unknown> = { type: pick(r, ['hello', 'begin', 'backup', 'token', 'end', 'cancel', 'tokenUnavailable', 'nope', 5, null]) };
-    for (const key of ['id', 'protocol', 'pipeline', 'context', 'after', 'dnsSuffix', 'concurrency', 'logLevel', 'vaultName', 'name', 'secretId', 'outputFile', 'directory', 'force', 'token', 'expiresOn', 'tenantId', 'resource', 'features', '__proto__', 'constructor']) {
+    const body: Record<string, unknown> = { type: pick(r, ['hello', 'begin', 'backup', 'restore', 'token', 'end', 'cancel', 'tokenUnavailable', 'nope', 5, null]) };
+    for (const key of ['id', 'protocol', 'pipeline', 'context', 'kind', 'after', 'dnsSuffix', 'concurrency', 'logLevel', 'vaultName', 'hsmName', 'name', 'secretId', 'outputFile', 'inputFile', 'directory', 'force', 'token', 'expiresOn', 'tenantId', 'resource', 'features', '__proto__', 'constructor']) {
       if (r() < 0.4) body[key] = key === 'pipeline' || key === 'concurrency' ? pick(r, [0, 1, 3, 64, 65, -1, 2 ** 31, 2 ** 31 + 1, 1.5, '2', null]) : randomJsonValue(r);
     }
     return JSON.stringify(body);
