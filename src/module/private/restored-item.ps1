@@ -10,7 +10,7 @@ $script:RestoredProperties = @{
     key         = @('VaultName', 'Name', 'Version', 'Id', 'Enabled', 'Expires', 'NotBefore', 'Created', 'Updated', 'RecoveryLevel', 'Tags', 'KeyType', 'KeySize', 'CurveName', 'IsHsm')
     certificate = @('VaultName', 'Name', 'Version', 'Id', 'Enabled', 'Expires', 'NotBefore', 'Created', 'Updated', 'RecoveryLevel', 'Tags', 'KeyId', 'SecretId', 'Thumbprint')
 }
-$script:RestoredDates = @('Expires', 'NotBefore', 'Created', 'Updated')
+$script:RestoredDates = [System.Collections.Generic.HashSet[string]]::new([string[]]@('Expires', 'NotBefore', 'Created', 'Updated'), [System.StringComparer]::OrdinalIgnoreCase)
 
 function ConvertTo-UtcDate {
     # An ISO 8601 time as the executable writes it ("2026-12-02T06:00:00.000Z"), or what
@@ -31,31 +31,40 @@ function ConvertTo-UtcDate {
 
 function ConvertTo-RestoredItem {
     # Pure: a result's item (as ConvertFrom-Json read it, or a dictionary) and the pipeline's kind
-    # -> the object the Restore cmdlet writes. A field the executable left out is $null.
+    # -> the object the Restore cmdlet writes. A field the executable left out is $null. Runs once
+    # per restored item, so the common cases are inline: a call per field would cost more than the
+    # rest of the item's work in the module.
     param($Item, [string]$Kind)
     $names = $script:RestoredProperties[$Kind]
     if ($null -eq $names) { throw ('Unknown item kind {0}' -f $Kind) }
-    $fields = @{}
-    if ($Item -is [System.Collections.IDictionary]) { foreach ($key in $Item.Keys) { $fields[[string]$key] = $Item[$key] } }
-    elseif ($null -ne $Item) { foreach ($property in $Item.PSObject.Properties) { $fields[$property.Name] = $property.Value } }
+    $dictionary = $Item -is [System.Collections.IDictionary]
+    $properties = $null
+    if (-not $dictionary -and $null -ne $Item) { $properties = $Item.PSObject.Properties }
+    $utc = [System.DateTimeKind]::Utc
     $values = [ordered]@{}
     foreach ($name in $names) {
-        # VaultName -> vaultName: the protocol's spelling. The hashtable ignores case anyway.
-        $value = $fields[$name]
-        if ($script:RestoredDates -contains $name) { $value = ConvertTo-UtcDate -Value $value }
-        elseif ($name -eq 'Tags') {
-            if ($null -ne $value) {
+        # VaultName -> vaultName: the protocol's spelling; both lookups ignore case.
+        $value = $null
+        if ($dictionary) { foreach ($key in $Item.Keys) { if ([string]::Equals([string]$key, $name, [System.StringComparison]::OrdinalIgnoreCase)) { $value = $Item[$key]; break } } }
+        elseif ($null -ne $properties) { $property = $properties[$name]; if ($null -ne $property) { $value = $property.Value } }
+        if ($null -ne $value) {
+            if ($script:RestoredDates.Contains($name)) {
+                # PowerShell 7's ConvertFrom-Json already made a UTC [datetime] of the ISO text.
+                if (-not ($value -is [datetime] -and $value.Kind -eq $utc)) { $value = ConvertTo-UtcDate -Value $value }
+            }
+            elseif ($name -eq 'Tags') {
                 $tags = @{}
                 if ($value -is [System.Collections.IDictionary]) { foreach ($key in $value.Keys) { $tags[[string]$key] = [string]$value[$key] } }
                 else { foreach ($property in $value.PSObject.Properties) { $tags[$property.Name] = [string]$property.Value } }
                 $value = $tags
             }
+            elseif ($name -eq 'Enabled') { $value = [bool]$value }
+            elseif ($name -eq 'IsHsm') { $value = $value -is [bool] -and $value }
+            elseif ($name -eq 'KeySize') { $value = [int]$value }
+            elseif ($name -eq 'SecretValue') { $value = $null }
+            else { $value = [string]$value }
         }
-        elseif ($name -eq 'Enabled') { if ($null -ne $value) { $value = [bool]$value } }
-        elseif ($name -eq 'IsHsm') { $value = $value -is [bool] -and $value }
-        elseif ($name -eq 'KeySize') { if ($null -ne $value) { $value = [int]$value } }
-        elseif ($name -eq 'SecretValue') { $value = $null }
-        elseif ($null -ne $value) { $value = [string]$value }
+        elseif ($name -eq 'IsHsm') { $value = $false }
         $values[$name] = $value
     }
     $restored = [pscustomobject]$values
