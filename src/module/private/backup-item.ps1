@@ -141,6 +141,6 @@ function Invoke-BackupItem {
     if ($plain.IsMatch($path)) { $fields += '"' + $path + '"' } else { $fields += ConvertTo-JsonString -Value $path }
     if ($null -ne $after) { $fields += ',"after":' + $after }
     if ($forceWrite) { $fields += ',"force":true' } else { $fields += ',"force":false' }
-    $requestId = Send-ItemRequest -State $State -Type 'backup' -Fields $fields -Target $targetObject
+    $requestId = Send-ItemRequest $State 'backup' $fields $targetObject
     if ($null -ne $file) { $State.Targets[$file] = $requestId }
 }

@@ -59,7 +59,8 @@ function Connect-BackupPipeline {
 function Send-ItemRequest {
     # One item's request line ('backup' or 'restore', its fields already JSON after the id), queued
     # for its result in input order. The pipeline connects with its first item. Returns the id.
-    param([hashtable]$State, [string]$Type, [string]$Fields, $Target)
+    # Called once per item, positionally: typed, named parameters cost more to bind than the rest.
+    param($State, $Type, $Fields, $Target)
     if ($null -eq $State.Session) { Connect-BackupPipeline -State $State }
     $session = $State.Session
     $requestId = $session.NextId

@@ -69,5 +69,5 @@ function Invoke-RestoreItem {
     if ($HsmName) { $fields = ',"hsmName":' } else { $fields = ',"vaultName":' }
     if ($plain.IsMatch($container)) { $fields += '"' + $container + '"' } else { $fields += ConvertTo-JsonString -Value $container }
     if ($plain.IsMatch($path)) { $fields += ',"inputFile":"' + $path + '"' } else { $fields += ',"inputFile":' + (ConvertTo-JsonString -Value $path) }
-    [void](Send-ItemRequest -State $State -Type 'restore' -Fields $fields -Target $path)
+    [void](Send-ItemRequest $State 'restore' $fields $path)
 }
