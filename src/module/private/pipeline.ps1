@@ -173,6 +173,14 @@ function Stop-StalePipeline {
     }
 }
 
+function Stop-PipelineItem {
+    # A process block's item did not finish (the pipeline was stopped, or a terminating error):
+    # its progress ends and the pipeline is cancelled, as the end block will not run.
+    param([hashtable]$State)
+    Write-BackupProgress -State $State -Done
+    Stop-BackupPipeline -State $State
+}
+
 function Stop-UnfinishedPipeline {
     # The clean block's work (PowerShell 7.3+), which runs however the pipeline ended: also when it
     # was stopped or failed while an upstream command ran, when neither our process block's finally

@@ -192,11 +192,9 @@ function Backup-AzKeyVaultKey {
             $finished = $true
         }
         finally {
-            # A stop or a terminating error: the end block will not run.
-            if (-not $finished) {
-                Write-BackupProgress -State $pipelineState -Done
-                Stop-BackupPipeline -State $pipelineState
-            }
+            # A stop (Ctrl+C, Select-Object -First, a downstream throw) or a terminating error: the
+            # end block will not run.
+            if (-not $finished) { Stop-PipelineItem -State $pipelineState }
         }
     }
 
@@ -205,6 +203,6 @@ function Backup-AzKeyVaultKey {
     clean {
         # PowerShell 7.3+ run this however the pipeline ended; the build leaves it out of the variant
         # older versions load. A begin block that failed leaves $pipelineState $null.
-        if ($null -ne $pipelineState -and $null -ne $pipelineState.Session) { Stop-UnfinishedPipeline -State $pipelineState }
+        Stop-UnfinishedPipeline -State $pipelineState
     }
 }

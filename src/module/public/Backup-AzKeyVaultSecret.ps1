@@ -209,12 +209,9 @@ function Backup-AzKeyVaultSecret {
             $finished = $true
         }
         finally {
-            # Reached without $finished on a stop (Ctrl+C, Select-Object -First, a downstream throw)
-            # or a terminating error: the end block will not run, so end the child here.
-            if (-not $finished) {
-                Write-BackupProgress -State $pipelineState -Done
-                Stop-BackupPipeline -State $pipelineState
-            }
+            # A stop (Ctrl+C, Select-Object -First, a downstream throw) or a terminating error: the
+            # end block will not run.
+            if (-not $finished) { Stop-PipelineItem -State $pipelineState }
         }
     }
 
@@ -225,6 +222,6 @@ function Backup-AzKeyVaultSecret {
         # while an upstream command ran (when neither process's finally nor end runs). The build
         # leaves this block out of the variant older versions load, which rely on Stop-StalePipeline
         # and the module's OnRemove instead. A begin block that failed leaves $pipelineState $null.
-        if ($null -ne $pipelineState -and $null -ne $pipelineState.Session) { Stop-UnfinishedPipeline -State $pipelineState }
+        Stop-UnfinishedPipeline -State $pipelineState
     }
 }

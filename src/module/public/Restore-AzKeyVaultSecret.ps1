@@ -174,11 +174,9 @@ function Restore-AzKeyVaultSecret {
             $finished = $true
         }
         finally {
-            # A stop or a terminating error: the end block will not run.
-            if (-not $finished) {
-                Write-BackupProgress -State $pipelineState -Done
-                Stop-BackupPipeline -State $pipelineState
-            }
+            # A stop (Ctrl+C, Select-Object -First, a downstream throw) or a terminating error: the
+            # end block will not run.
+            if (-not $finished) { Stop-PipelineItem -State $pipelineState }
         }
     }
 
@@ -187,6 +185,6 @@ function Restore-AzKeyVaultSecret {
     clean {
         # PowerShell 7.3+ run this however the pipeline ended; the build leaves it out of the variant
         # older versions load. A begin block that failed leaves $pipelineState $null.
-        if ($null -ne $pipelineState -and $null -ne $pipelineState.Session) { Stop-UnfinishedPipeline -State $pipelineState }
+        Stop-UnfinishedPipeline -State $pipelineState
     }
 }
