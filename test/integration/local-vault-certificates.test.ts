@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { createHash, X509Certificate } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { sharedVault } from '../support/hooks.js';
+import { useSharedVault } from '../support/vault-fixture.js';
 import type { LocalVault } from '../support/local-vault/index.js';
 import { innerCode, rawRequest, rejection, sdkClients, uniqueVault } from '../support/local-vault/sdk-clients.js';
 
@@ -11,16 +11,8 @@ const FAST = { intervalInMs: 10 };
 describe('local Key Vault stand-in: certificates and their managed secret and key, through the real SDK', function () {
   this.timeout(20_000);
   let vault: LocalVault;
-
-  beforeEach(function () {
-    vault = sharedVault();
-    vault.faults.clear();
-    vault.clearRequests();
-  });
-
-  afterEach(function () {
-    vault.setPurgeLinger(2000);
-  });
+  const fixture = useSharedVault();
+  beforeEach(() => (vault = fixture.vault));
 
   it('serves a seeded certificate as a real self-signed X.509 whose secret and key share its version and are managed', async function () {
     const name = uniqueVault();

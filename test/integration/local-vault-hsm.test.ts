@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { Agent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { sharedVault } from '../support/hooks.js';
+import { useSharedVault } from '../support/vault-fixture.js';
 import { identityEndpointCredential } from '../support/identity-credential.js';
 import { KeyClient } from '@azure/keyvault-keys';
 
@@ -15,16 +15,8 @@ const FAST = { intervalInMs: 10 };
 describe('local Key Vault stand-in: Managed HSM keys at <origin>/hsm/<hsm>, through the real SDK', function () {
   this.timeout(20_000);
   let vault: LocalVault;
-
-  beforeEach(function () {
-    vault = sharedVault();
-    vault.faults.clear();
-    vault.clearRequests();
-  });
-
-  afterEach(function () {
-    vault.setPurgeLinger(2000);
-  });
+  const fixture = useSharedVault();
+  beforeEach(() => (vault = fixture.vault));
 
   it('names the HSM resource in its challenge and tells the executable where HSMs are', async function () {
     const hsm = uniqueVault();

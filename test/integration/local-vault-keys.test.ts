@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { sharedVault } from '../support/hooks.js';
+import { useSharedVault } from '../support/vault-fixture.js';
 import type { LocalVault } from '../support/local-vault/index.js';
 import { innerCode, rawRequest, rejection, sdkClients, uniqueVault } from '../support/local-vault/sdk-clients.js';
 
@@ -10,16 +10,8 @@ const FAST = { intervalInMs: 10 };
 describe('local Key Vault stand-in: keys, restore conflicts, soft delete and purge, through the real SDK', function () {
   this.timeout(20_000);
   let vault: LocalVault;
-
-  beforeEach(function () {
-    vault = sharedVault();
-    vault.faults.clear();
-    vault.clearRequests();
-  });
-
-  afterEach(function () {
-    vault.setPurgeLinger(2000);
-  });
+  const fixture = useSharedVault();
+  beforeEach(() => (vault = fixture.vault));
 
   it('creates RSA keys with real 2048-bit material and serves them by name, version and in lists', async function () {
     const name = uniqueVault();

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import type { TokenCredential } from '@azure/identity';
 import { RestError, SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
 
-import { sharedVault } from '../support/hooks.js';
+import { useSharedVault } from '../support/vault-fixture.js';
 import { identityEndpointCredential } from '../support/identity-credential.js';
 import type { LocalVault, RequestRecord } from '../support/local-vault/index.js';
 import { repoRoot } from '../support/paths.js';
@@ -48,12 +48,8 @@ function summary(records: RequestRecord[]): string[] {
 describe('local Key Vault stand-in, driven by the real SDK', function () {
   this.timeout(20_000);
   let vault: LocalVault;
-
-  beforeEach(function () {
-    vault = sharedVault();
-    vault.faults.clear();
-    vault.clearRequests();
-  });
+  const fixture = useSharedVault();
+  beforeEach(() => (vault = fixture.vault));
 
   it('stores, reads and lists secrets, paging with nextLink like the service', async function () {
     const name = uniqueVault();

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { sharedVault } from './hooks.js';
 import type { LocalVault } from './local-vault/index.js';
 import { exeEnv } from './run-exe.js';
+import { useSharedVault } from './vault-fixture.js';
 
 export interface ExeFixture {
   readonly vault: LocalVault;
@@ -14,30 +15,25 @@ export interface ExeFixture {
 }
 
 /**
- * Registers the hooks every executable test needs: per test a fresh directory
- * and a vault without faults and with an empty request log, so each test's
- * assertions on files and on the log see only its own doing.
+ * Registers the hooks every executable test needs: the shared vault's (useSharedVault) and per
+ * test a fresh directory, so each test's assertions on files and on the log see only its own doing.
  */
 export function useExeFixture(prefix: string): ExeFixture {
-  let vault: LocalVault | undefined;
+  const shared = useSharedVault();
   let dir: string | undefined;
   let env: NodeJS.ProcessEnv | undefined;
   before(() => {
-    vault = sharedVault();
-    env = exeEnv(vault.env());
+    env = exeEnv(sharedVault().env());
   });
   beforeEach(() => {
     dir = mkdtempSync(path.join(tmpdir(), prefix));
-    vault!.faults.clear();
-    vault!.clearRequests();
   });
   afterEach(() => {
-    vault!.faults.clear();
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
   return {
     get vault() {
-      return vault!;
+      return shared.vault;
     },
     get dir() {
       return dir!;
