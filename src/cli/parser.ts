@@ -207,6 +207,21 @@ export function createParser(cli: CliEnvironment): Argv {
   // validation failure; this keeps a refused command line from doing anything.
   let refused = false;
 
+  // A command that does one thing and prints one line (backup, restore): its own sign-in and
+  // clients, its exit code from the one error table.
+  const oneShot = async (args: CommonArgs, work: (deps: SessionDependencies) => Promise<string>): Promise<void> => {
+    if (refused) return;
+    const logger = commandLogger(args['log-level'], 'text');
+    try {
+      const addressing = addressingFrom(args, cli.env);
+      const deps = dependencies(addressing, transportFrom(args, makeCredential(logger), addressing, logger), logger);
+      cli.stdout(await work(deps));
+      cli.setExitCode(0);
+    } catch (error) {
+      reportFailure(cli, error);
+    }
+  };
+
   return yargs()
     .scriptName('az-keyvault-backup')
     .version(cli.version)
@@ -244,13 +259,8 @@ export function createParser(cli: CliEnvironment): Argv {
           .example('$0 backup --secret-id https://myvault.vault.azure.net/secrets/mysecret -d /backups', 'Default name in /backups')
           .example('$0 backup --vault-name myvault --name mysecret --vault-dns-suffix vault.azure.cn', 'A vault in Azure China')
           .epilog(`Exit codes:\n   0  OK\n${EXIT_CODES_HELP}`),
-      async (args) => {
-        if (refused) return;
-        const logger = commandLogger(args['log-level'], 'text');
-        try {
-          const addressing = addressingFrom(args, cli.env);
-          const credential = makeCredential(logger);
-          const deps = dependencies(addressing, transportFrom(args, credential, addressing, logger), logger);
+      async (args) =>
+        oneShot(args, async (deps) => {
           const request: BackupRequest = {
             kind: args.kind,
             vaultName: args['vault-name'],
@@ -260,13 +270,8 @@ export function createParser(cli: CliEnvironment): Argv {
             force: args.force,
             ...outputTarget(args['output-file'], args.directory),
           };
-          const outcome = await backupItem(request, deps);
-          cli.stdout(outcome.path);
-          cli.setExitCode(0);
-        } catch (error) {
-          reportFailure(cli, error);
-        }
-      },
+          return (await backupItem(request, deps)).path;
+        }),
     )
     .command(
       'restore',
@@ -285,13 +290,8 @@ export function createParser(cli: CliEnvironment): Argv {
           .example('$0 restore --vault-name myvault -i ./myvault-mysecret-1764383221.4137', 'Restores a secret with all its versions')
           .example('$0 restore --kind certificate --vault-name other -i ./tls.blob', 'A certificate, with its key and secret, into another vault of the subscription')
           .epilog(`A restore never replaces an item: a name in use (${'ItemExists'}) or soft-deleted (${'ItemSoftDeleted'}) is refused; right after a purge the vault refuses for a few seconds, which is waited out.\n\nExit codes:\n   0  OK\n${EXIT_CODES_HELP}`),
-      async (args) => {
-        if (refused) return;
-        const logger = commandLogger(args['log-level'], 'text');
-        try {
-          const addressing = addressingFrom(args, cli.env);
-          const credential = makeCredential(logger);
-          const deps = dependencies(addressing, transportFrom(args, credential, addressing, logger), logger);
+      async (args) =>
+        oneShot(args, async (deps) => {
           const item = await restoreItem(
             {
               kind: args.kind,
@@ -301,12 +301,8 @@ export function createParser(cli: CliEnvironment): Argv {
             },
             deps,
           );
-          cli.stdout(JSON.stringify(item));
-          cli.setExitCode(0);
-        } catch (error) {
-          reportFailure(cli, error);
-        }
-      },
+          return JSON.stringify(item);
+        }),
     )
     .command(
       'serve',
