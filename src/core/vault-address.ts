@@ -57,11 +57,15 @@ export function validateOverride(template: string): string {
   return template;
 }
 
+/** An explicit address (a vault's or an HSM's) with the name put in: only such a one relaxes the challenge's resource check. */
+function explicitEndpoint(template: string, name: string): VaultEndpoint {
+  return { url: template.replace(/\{vault\}/g, name).replace(/\/+$/, ''), relaxChallengeResourceCheck: true };
+}
+
 export function vaultEndpoint(vaultName: string, addressing: VaultAddressing): VaultEndpoint {
   const vault = validateVaultName(vaultName).toLowerCase();
   if (addressing.override !== undefined) {
-    const url = addressing.override.replace(/\{vault\}/g, vault).replace(/\/+$/, '');
-    return { url, relaxChallengeResourceCheck: true };
+    return explicitEndpoint(addressing.override, vault);
   }
   return { url: `https://${vault}.${validateDnsSuffix(addressing.dnsSuffix)}`, relaxChallengeResourceCheck: false };
 }
@@ -70,7 +74,7 @@ export function vaultEndpoint(vaultName: string, addressing: VaultAddressing): V
 export function hsmEndpoint(hsmName: string, addressing: VaultAddressing): VaultEndpoint {
   const hsm = validateVaultName(hsmName, 'Managed HSM').toLowerCase();
   if (addressing.hsmOverride !== undefined) {
-    return { url: addressing.hsmOverride.replace(/\{vault\}/g, hsm).replace(/\/+$/, ''), relaxChallengeResourceCheck: true };
+    return explicitEndpoint(addressing.hsmOverride, hsm);
   }
   const suffix = HSM_DNS_SUFFIXES[validateDnsSuffix(addressing.dnsSuffix)];
   if (suffix === undefined) {
