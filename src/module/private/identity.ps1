@@ -4,32 +4,32 @@ function Get-ItemIdentity {
     # any object (or dictionary) with non-empty VaultName and Name is accepted. IsHsm: a key of a
     # Managed HSM (Az's key objects say so), whose VaultName is the HSM's name.
     param($InputObject)
+    $fields = Get-ObjectFields -InputObject $InputObject -Names 'VaultName', 'Name', 'IsHsm'
+    if ($null -eq $fields -or $null -eq $fields.VaultName -or $null -eq $fields.Name) { return $null }
+    $vault = [string]$fields.VaultName
+    $name = [string]$fields.Name
+    if ($vault.Length -eq 0 -or $name.Length -eq 0) { return $null }
+    return @{ VaultName = $vault; Name = $name; IsHsm = ($fields.IsHsm -is [bool] -and $fields.IsHsm) }
+}
+
+function Get-ObjectFields {
+    # The named properties of an object, or keys of a dictionary, each $null when absent; $null for
+    # no object or a scalar (a string, a number), which names no item or vault.
+    param($InputObject, [string[]]$Names)
     if ($null -eq $InputObject) { return $null }
     $base = $InputObject
     if ($base -is [psobject]) { $base = $base.PSObject.BaseObject }
     if ($base -is [string] -or $base -is [System.ValueType]) { return $null }
-    $vault = $null
-    $name = $null
-    $isHsm = $null
-    if ($base -is [System.Collections.IDictionary]) {
-        $vault = $base['VaultName']
-        $name = $base['Name']
-        $isHsm = $base['IsHsm']
-    }
+    $fields = @{}
+    if ($base -is [System.Collections.IDictionary]) { foreach ($name in $Names) { $fields[$name] = $base[$name] } }
     else {
         $properties = $InputObject.PSObject.Properties
-        $vaultProperty = $properties['VaultName']
-        $nameProperty = $properties['Name']
-        $hsmProperty = $properties['IsHsm']
-        if ($null -ne $vaultProperty) { $vault = $vaultProperty.Value }
-        if ($null -ne $nameProperty) { $name = $nameProperty.Value }
-        if ($null -ne $hsmProperty) { $isHsm = $hsmProperty.Value }
+        foreach ($name in $Names) {
+            $property = $properties[$name]
+            if ($null -ne $property) { $fields[$name] = $property.Value } else { $fields[$name] = $null }
+        }
     }
-    if ($null -eq $vault -or $null -eq $name) { return $null }
-    $vault = [string]$vault
-    $name = [string]$name
-    if ($vault.Length -eq 0 -or $name.Length -eq 0) { return $null }
-    return @{ VaultName = $vault; Name = $name; IsHsm = ($isHsm -is [bool] -and $isHsm) }
+    return $fields
 }
 
 function Get-VaultIdentity {
@@ -37,18 +37,9 @@ function Get-VaultIdentity {
     # Get-AzKeyVaultManagedHsm): its VaultName, as Az's Restore cmdlets read it. Any object or
     # dictionary with a non-empty VaultName is accepted; $null otherwise.
     param($InputObject)
-    if ($null -eq $InputObject) { return $null }
-    $base = $InputObject
-    if ($base -is [psobject]) { $base = $base.PSObject.BaseObject }
-    if ($base -is [string] -or $base -is [System.ValueType]) { return $null }
-    $vault = $null
-    if ($base -is [System.Collections.IDictionary]) { $vault = $base['VaultName'] }
-    else {
-        $property = $InputObject.PSObject.Properties['VaultName']
-        if ($null -ne $property) { $vault = $property.Value }
-    }
-    if ($null -eq $vault) { return $null }
-    $vault = [string]$vault
+    $fields = Get-ObjectFields -InputObject $InputObject -Names 'VaultName'
+    if ($null -eq $fields -or $null -eq $fields.VaultName) { return $null }
+    $vault = [string]$fields.VaultName
     if ($vault.Length -eq 0) { return $null }
     return $vault
 }
