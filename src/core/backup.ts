@@ -135,7 +135,8 @@ export async function backupItem(
   return { vaultName: names.vaultName, name: names.name, path: target, bytes: bytes.byteLength };
 }
 
-export function locationOf(names: ItemReference): VaultLocation | undefined {
+/** Where a client for the named vault must talk to: its Managed HSM, or another cloud's vault. */
+export function locationOf(names: { hsm?: boolean; dnsSuffix?: string }): VaultLocation | undefined {
   if (names.hsm === true) return { hsm: true };
   return names.dnsSuffix !== undefined ? { dnsSuffix: names.dnsSuffix } : undefined;
 }

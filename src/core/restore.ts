@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
 import { abortableSleep } from './abortable-sleep.js';
-import { vaultOf, type VaultItemClient, type VaultLocation } from './backup.js';
+import { locationOf, vaultOf, type VaultItemClient, type VaultLocation } from './backup.js';
 import { BackupError } from './errors.js';
 import { factsOf, restoreConflictOf, toBackupError } from './error-mapping.js';
 import type { ItemKind } from './item-kind.js';
@@ -100,7 +100,7 @@ export async function restoreItem(request: RestoreRequest, deps: RestoreDependen
   const bytes = await readBackup(file, kind, deps);
   const where = vault.hsm === true ? 'Managed HSM' : 'vault';
   deps.logger.verbose(`Restoring the ${kind} in '${file}' (${bytes.byteLength} bytes) into ${where} '${vault.vaultName}'.`);
-  const client = deps.clientFor(vault.vaultName, vault.hsm === true ? { hsm: true } : undefined);
+  const client = deps.clientFor(vault.vaultName, locationOf(vault));
   const sleep = deps.sleep ?? abortableSleep;
   const started = Date.now();
   let delay: number = DEFAULT_RESTORE.firstDelayMs;
