@@ -3,7 +3,7 @@
 // files, and it is what Windows PowerShell 5.1's rules are checked against. What comes out:
 //   Az.KeyVault.Backup.psm1   every private file, the module's start-up, and each public function
 //                             without its clean block, for PowerShell < 7.3
-//   Public/<Name>.ps1         each public function with a clean block, its source as is, which
+//   Public/<Name>.ps1         each public function, with its clean block, its source as is, which
 //                             7.3+ load instead (one version check in the psm1 chooses for all)
 // 'clean {}' does not parse before 7.3, so it cannot sit in the psm1 even behind a version check;
 // each PowerShell defines each function once, from a file a reader can open.
@@ -39,15 +39,8 @@ export function sourceFiles(root = MODULE_SOURCE) {
   };
 }
 
-const hasCleanBlock = (text) => text.split('\n').includes(CLEAN_START);
-
-/** The 7.3+ file of each public function that has a clean block, by its path inside the module folder. */
-export function modernPublicFiles(root = MODULE_SOURCE) {
-  return sourceFiles(root).public.filter((f) => hasCleanBlock(read(f.file))).map((f) => f.modern);
-}
-
-/** The files the build writes, by their path inside the module folder. */
-export const SHIPPED_FILES = [PSM1_NAME, ...modernPublicFiles()];
+/** The files the build writes, by their path inside the module folder (every public function has its 7.3+ file). */
+export const SHIPPED_FILES = [PSM1_NAME, ...sourceFiles().public.map((f) => f.modern)];
 
 /** The public function's text without its clean block: exactly one, at the body's indentation. */
 export function withoutCleanBlock(text) {
@@ -66,8 +59,8 @@ export function withoutCleanBlock(text) {
 /** The shipped files' text, by their path inside the module folder. */
 export function joinModule(root = MODULE_SOURCE) {
   const files = sourceFiles(root);
+  // Every public function has a clean block (withoutCleanBlock refuses one without).
   const publics = files.public.map((f) => ({ ...f, text: read(f.file) }));
-  const modern = publics.filter((f) => hasCleanBlock(f.text));
   const header = [
     '# Az.KeyVault.Backup: the Backup and Restore cmdlets of Key Vault secrets, keys and certificates as',
     '# drop-ins for the Az.KeyVault cmdlets, done by the bundled az-keyvault-backup executable over the',
@@ -76,25 +69,21 @@ export function joinModule(root = MODULE_SOURCE) {
     '# Windows PowerShell 5.1 parses this file: no ternary, ??, &&/||, clean {}, $IsLinux and friends.',
   ].join('\n');
   const parts = [header, ...files.private.map((f) => region(f.name, read(f.file)))];
-  // A public function without a clean block parses everywhere: it is simply part of the psm1.
-  for (const f of publics.filter((p) => !hasCleanBlock(p.text))) parts.push(region(f.name, f.text));
-  if (modern.length > 0) {
-    parts.push([
-      '#region public',
-      '# PowerShell 7.3 and later load each public function as written, with its clean block, which',
-      '# older versions cannot parse; they get the same functions without it, below.',
-      CLEAN_GUARD,
-      ...modern.map((f) => `    . ([System.IO.Path]::Combine($PSScriptRoot, ${f.modern.split('/').map((p) => `'${p}'`).join(', ')}))`),
-      '}',
-      'else {',
-      modern.map((f) => region(f.name, withoutCleanBlock(f.text))).join('\n\n'),
-      '}',
-      '#endregion public',
-    ].join('\n'));
-  }
+  parts.push([
+    '#region public',
+    '# PowerShell 7.3 and later load each public function as written, with its clean block, which',
+    '# older versions cannot parse; they get the same functions without it, below.',
+    CLEAN_GUARD,
+    ...publics.map((f) => `    . ([System.IO.Path]::Combine($PSScriptRoot, ${f.modern.split('/').map((p) => `'${p}'`).join(', ')}))`),
+    '}',
+    'else {',
+    publics.map((f) => region(f.name, withoutCleanBlock(f.text))).join('\n\n'),
+    '}',
+    '#endregion public',
+  ].join('\n'));
   parts.push(region(files.startup.name, read(files.startup.file)));
   const psm1 = parts.join('\n\n') + '\n';
-  return { [PSM1_NAME]: psm1, ...Object.fromEntries(modern.map((f) => [f.modern, f.text + '\n'])) };
+  return { [PSM1_NAME]: psm1, ...Object.fromEntries(publics.map((f) => [f.modern, f.text + '\n'])) };
 }
 
 /** Writes the shipped files into `dir` (each atomically), returning their paths by module path. */
